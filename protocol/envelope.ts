@@ -78,9 +78,9 @@ export function encodeEnvelope(msg: WireMessage, deliveryInfo: DeliveryInfo, del
   if (p.correlationId !== undefined) properties.correlation_id = p.correlationId;
   if (p.replyTo !== undefined) properties.reply_to = p.replyTo;
   properties.delivery_mode = p.deliveryMode ?? 2;
+  if (p.expiration !== undefined) properties.expiration = p.expiration; // kombu puts it here, before delivery_info
   properties.delivery_info = deliveryInfo;
   properties.priority = p.priority ?? 0;
-  if (p.expiration !== undefined) properties.expiration = p.expiration;
   properties.body_encoding = 'base64';
   properties.delivery_tag = deliveryTag;
   return stringifyJson({
@@ -92,15 +92,15 @@ export function encodeEnvelope(msg: WireMessage, deliveryInfo: DeliveryInfo, del
   });
 }
 
-/** Mark a restored message redelivered, as kombu's restore does, keeping every other byte of meaning. */
-export function markRedelivered(raw: string): string {
-  const env = parseJson(raw) as Record<string, unknown>;
-  const headers = (env.headers ?? {}) as Record<string, unknown>;
+/** Mark a restored envelope redelivered, as kombu's restore does, and encode it again (big integers stay exact). */
+export function markRedelivered(envelope: Record<string, unknown>): string {
+  const headers = (envelope.headers ?? {}) as Record<string, unknown>;
   headers.redelivered = true;
-  env.headers = headers;
-  const props = env.properties as Record<string, unknown>;
+  envelope.headers = headers;
+  const props = (envelope.properties ?? {}) as Record<string, unknown>;
   const di = (props.delivery_info ?? {}) as Record<string, unknown>;
   di.redelivered = true;
   props.delivery_info = di;
-  return stringifyJson(env);
+  envelope.properties = props;
+  return stringifyJson(envelope);
 }

@@ -49,7 +49,10 @@ export function toExceptionInfo(err: unknown): ExceptionInfo {
     const module = typeof id.excModule === 'string' ? id.excModule : PY_BUILTINS.has(id.excType) ? 'builtins' : 'celeriac';
     return { exc_type: id.excType, exc_message: excArgs, exc_module: module };
   }
-  const name = JS_TO_PY[err.name] ?? err.name ?? 'Exception';
+  // `class PaymentFailed extends Error {}` keeps name 'Error' unless it sets it: use the class name then.
+  const ctorName = (err.constructor as { name?: unknown } | undefined)?.name;
+  const ownName = err.name === 'Error' && typeof ctorName === 'string' && ctorName !== '' && ctorName !== 'Error' ? ctorName : err.name;
+  const name = JS_TO_PY[ownName] ?? ownName ?? 'Exception';
   const safeName = /^[A-Za-z_][A-Za-z0-9_.]*$/.test(name) ? name : 'Exception';
   return { exc_type: safeName, exc_message: excArgs, exc_module: PY_BUILTINS.has(safeName) ? 'builtins' : 'celeriac' };
 }
@@ -76,6 +79,9 @@ export function isExceptionInfo(v: unknown): v is ExceptionInfo {
   return v !== null && typeof v === 'object' && typeof (v as { exc_type?: unknown }).exc_type === 'string';
 }
 
+/** Frames of celeriac's runtime (built or from source) and of installed packages. */
+const INTERNAL_FRAME = /[\\/](node_modules|dist[\\/]src|src[\\/](worker|brokers|backends))[\\/]/;
+
 const STACK_LINE = /^\s*at (?:(.*?) \()?(.*?):(\d+):\d+\)?$/;
 
 /** A traceback in Python's layout (most recent call last) from a JS error's stack, ending `Type: message`. */
@@ -87,11 +93,18 @@ export function formatTraceback(err: unknown, info: ExceptionInfo = toExceptionI
     const m = STACK_LINE.exec(line);
     if (!m) continue;
     const [, fn, file, lineNo] = m;
-    if (file.startsWith('node:')) continue; // Node internals say nothing useful to a Python reader
+    // Node internals and celeriac's own worker frames say nothing useful to the task's author.
+    if (file.startsWith('node:') || INTERNAL_FRAME.test(file)) continue;
     frames.push(`  File "${file}", line ${lineNo}, in ${fn ?? '<module>'}`);
   }
   lines.push(...frames.reverse());
-  const text = exceptionMessage(info.exc_message);
-  lines.push(text ? `${info.exc_type}: ${text}` : info.exc_type);
+  // As traceback.format_exception_only: the module prefixes the type unless builtins/__main__, and str(KeyError)
+  // is the repr of its key.
+  const mod = info.exc_module;
+  const type = mod && mod !== 'builtins' && mod !== '__main__' ? `${mod}.${info.exc_type}` : info.exc_type;
+  const args = info.exc_message;
+  const isKeyError = info.exc_type === 'KeyError' && (!mod || mod === 'builtins') && Array.isArray(args) && args.length === 1;
+  const text = isKeyError ? pyRepr(args[0]) : exceptionMessage(args);
+  lines.push(text ? `${type}: ${text}` : type);
   return `${lines.join('\n')}\n`;
 }

@@ -1,0 +1,87 @@
+"""The Python side of the example tasks: same names and behaviour as interop/tasks.ts.
+
+Used to send tasks to a celeriac worker (python -m ... / interop scripts) and as a Python worker that runs tasks
+sent from Node:  CELERY_BROKER_URL=redis://127.0.0.1:6379/0 CELERY_RESULT_BACKEND=redis://127.0.0.1:6379/0 \
+    /usr/bin/python3 -m celery -A celery_app worker -Q celery   (run from interop/python)
+"""
+import os
+import time
+
+from celery import Celery
+from celery.exceptions import SoftTimeLimitExceeded
+
+app = Celery(
+    'interop',
+    broker=os.environ.get('CELERY_BROKER_URL', 'amqp://guest:guest@127.0.0.1:5672//'),
+    backend=os.environ.get('CELERY_RESULT_BACKEND', 'redis://127.0.0.1:6379/0'),
+)
+app.conf.update(
+    task_serializer='json',
+    accept_content=['json'],
+    result_serializer='json',
+    enable_utc=True,
+    worker_hijack_root_logger=False,
+)
+if os.environ.get('CELERY_TASK_DEFAULT_QUEUE'):
+    app.conf.task_default_queue = os.environ['CELERY_TASK_DEFAULT_QUEUE']
+
+
+@app.task(name='tasks.add')
+def add(x, y):
+    return x + y
+
+
+@app.task(name='tasks.echo')
+def echo(*args, **kwargs):
+    return [list(args), kwargs]
+
+
+@app.task(name='tasks.fail')
+def fail(message):
+    raise ValueError(message)
+
+
+@app.task(name='tasks.sleep')
+def sleep(seconds):
+    time.sleep(seconds)
+    return seconds
+
+
+@app.task(name='tasks.progress', bind=True)
+def progress(self, steps):
+    for i in range(1, steps + 1):
+        self.update_state(state='PROGRESS', meta={'current': i, 'total': steps})
+        time.sleep(0.2)
+    return steps
+
+
+@app.task(name='tasks.flaky', bind=True, max_retries=5)
+def flaky(self, failures):
+    if self.request.retries < failures:
+        raise self.retry(countdown=0.1, exc=ValueError('failure %d of %d' % (self.request.retries + 1, failures)))
+    return self.request.retries
+
+
+@app.task(name='tasks.retry_forever', bind=True)
+def retry_forever(self):
+    raise self.retry(countdown=0.1, max_retries=2)
+
+
+@app.task(name='tasks.cooperative_sleep')
+def cooperative_sleep(seconds):
+    try:
+        until = time.time() + seconds
+        while time.time() < until:
+            time.sleep(0.05)
+        return seconds
+    except SoftTimeLimitExceeded:
+        return 'soft limit'
+
+
+@app.task(name='tasks.burn')
+def burn(ms):
+    until = time.perf_counter() + ms / 1000.0
+    x = 0
+    while time.perf_counter() < until:
+        x = (x * 31 + 7) % 1000003
+    return ms

@@ -1,0 +1,83 @@
+// The example tasks: the same names and behaviour as interop/python/celery_app.py, used by the README, the tests,
+// the demo and the benchmark. Run them with `npx celeriac worker -A interop/tasks.ts`.
+
+import { setTimeout as sleepMs } from 'node:timers/promises';
+import { Celery, PythonError, SoftTimeLimitExceeded, ValueError } from 'celeriac';
+
+export const app = new Celery({
+  // CELERY_BROKER_URL / CELERY_RESULT_BACKEND (or the CLI's -b / --result-backend) override these.
+  broker: 'amqp://guest:guest@127.0.0.1:5672//',
+  backend: 'redis://127.0.0.1:6379/0',
+});
+
+/** Python's `+` on JSON values: numbers add, strings and lists concatenate, anything else is a TypeError. */
+function pyAdd(x: unknown, y: unknown): unknown {
+  if (typeof x === 'number' && typeof y === 'number') return x + y;
+  if (typeof x === 'bigint' || typeof y === 'bigint') {
+    if ((typeof x === 'bigint' || Number.isInteger(x)) && (typeof y === 'bigint' || Number.isInteger(y))) {
+      const sum = BigInt(x as number | bigint) + BigInt(y as number | bigint);
+      return Number.isSafeInteger(Number(sum)) ? Number(sum) : sum;
+    }
+  }
+  if (typeof x === 'string' && typeof y === 'string') return x + y;
+  if (Array.isArray(x) && Array.isArray(y)) return [...x, ...y];
+  throw new PythonError('TypeError', [`unsupported operand type(s) for +: '${pyType(x)}' and '${pyType(y)}'`]);
+}
+
+function pyType(v: unknown): string {
+  if (v === null || v === undefined) return 'NoneType';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'int' : 'float';
+  if (typeof v === 'bigint') return 'int';
+  if (typeof v === 'string') return 'str';
+  if (typeof v === 'boolean') return 'bool';
+  return Array.isArray(v) ? 'list' : 'dict';
+}
+
+export const add = app.task('tasks.add', { params: ['x', 'y'] }, (x: unknown, y: unknown) => pyAdd(x, y));
+
+export const echo = app.task('tasks.echo', { params: ['*args', '**kwargs'] }, (args: unknown[], kwargs: Record<string, unknown>) => [args, kwargs]);
+
+export const fail = app.task('tasks.fail', { params: ['message'] }, (message: string): never => {
+  throw new ValueError(message);
+});
+
+export const sleep = app.task('tasks.sleep', { params: ['seconds'] }, async function (seconds: number) {
+  await sleepMs(seconds * 1000, undefined, { signal: this.signal });
+  return seconds;
+});
+
+export const progress = app.task('tasks.progress', { params: ['steps'] }, async function (steps: number) {
+  for (let i = 1; i <= steps; i++) {
+    await this.updateState('PROGRESS', { current: i, total: steps });
+    await sleepMs(200, undefined, { signal: this.signal });
+  }
+  return steps;
+});
+
+export const flaky = app.task('tasks.flaky', { params: ['failures'], maxRetries: 5 }, function (failures: number) {
+  if (this.request.retries < failures) this.retry({ countdown: 0.1, exc: new ValueError(`failure ${this.request.retries + 1} of ${failures}`) });
+  return this.request.retries;
+});
+
+export const retryForever = app.task('tasks.retry_forever', { params: [] }, function (): never {
+  return this.retry({ countdown: 0.1, maxRetries: 2 });
+});
+
+export const cooperativeSleep = app.task('tasks.cooperative_sleep', { params: ['seconds'] }, async function (seconds: number) {
+  const until = Date.now() + seconds * 1000;
+  while (Date.now() < until) {
+    if (this.signal.aborted) {
+      if (this.signal.reason instanceof SoftTimeLimitExceeded) return 'soft limit';
+      throw this.signal.reason;
+    }
+    await sleepMs(Math.min(50, until - Date.now()));
+  }
+  return seconds;
+});
+
+export const burn = app.task('tasks.burn', { params: ['ms'] }, (ms: number) => {
+  const until = performance.now() + ms;
+  let x = 0;
+  while (performance.now() < until) x = (x * 31 + 7) % 1000003;
+  return x >= 0 ? ms : ms;
+});

@@ -1,0 +1,138 @@
+// Redis result backend, compatible with Celery's: `celery-task-meta-<id>` written with SETEX + PUBLISH in one
+// atomic step that never overwrites a stored SUCCESS, and waiting through SUBSCRIBE (one shared subscriber).
+
+import type { Redis } from 'ioredis';
+import { decodeResultMeta, encodeResultMeta, type ResultMeta } from '../../protocol';
+import { silentLogger, type Logger } from '../log';
+import { connectRedis } from '../brokers/redis';
+import type { GroupBackend, ResultBackend, StoreContext, Unwatch } from './backend';
+
+export const TASK_KEY_PREFIX = 'celery-task-meta-';
+export const GROUP_KEY_PREFIX = 'celery-taskset-meta-';
+
+/**
+ * Celery reads the current meta first and keeps a SUCCESS (a lost worker's late write must not replace it).
+ * Doing the read, write and publish in one script makes that rule atomic and costs one round trip, pipelined.
+ */
+const STORE_SCRIPT = `
+local cur = redis.call('GET', KEYS[1])
+if cur and string.find(cur, '^{"status":%s*"SUCCESS"') then return 0 end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('SETEX', KEYS[1], ARGV[2], ARGV[1])
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+redis.call('PUBLISH', KEYS[1], ARGV[1])
+return 1
+`;
+
+type StoreClient = Redis & { celeriacStore(numKeys: number, key: string, value: string, expires: number): Promise<number> };
+
+export class RedisBackend implements ResultBackend, GroupBackend {
+  readonly kind = 'redis' as const;
+  private client!: StoreClient;
+  private subscriber: Redis | undefined;
+  private subscribing: Promise<Redis> | undefined;
+  private readonly listeners = new Map<string, Set<(meta: ResultMeta) => void>>();
+
+  constructor(
+    private readonly url: string,
+    /** Seconds a result is kept (result_expires); 0 or null keeps it forever. */
+    readonly expires: number | null = 86400,
+    private readonly logger: Logger = silentLogger,
+  ) {}
+
+  async connect(): Promise<void> {
+    const client = (await connectRedis(this.url, 'result backend', this.logger)) as StoreClient;
+    client.defineCommand('celeriacStore', { lua: STORE_SCRIPT });
+    this.client = client;
+  }
+
+  get redis(): Redis {
+    return this.client;
+  }
+
+  async store(meta: ResultMeta, _context: StoreContext): Promise<void> {
+    await this.client.celeriacStore(1, TASK_KEY_PREFIX + meta.task_id, encodeResultMeta(meta), this.expires ?? 0);
+  }
+
+  async get(taskId: string): Promise<ResultMeta | null> {
+    const raw = await this.client.get(TASK_KEY_PREFIX + taskId);
+    return raw === null ? null : decodeResultMeta(raw);
+  }
+
+  private async sub(): Promise<Redis> {
+    if (this.subscriber) return this.subscriber;
+    this.subscribing ??= (async () => {
+      const s = await connectRedis(this.url, 'result backend (subscriber)', this.logger);
+      s.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onMessage(channel.toString(), message));
+      this.subscriber = s;
+      return s;
+    })();
+    return this.subscribing;
+  }
+
+  private onMessage(channel: string, message: Buffer): void {
+    if (!channel.startsWith(TASK_KEY_PREFIX)) return;
+    const set = this.listeners.get(channel.slice(TASK_KEY_PREFIX.length));
+    if (!set) return;
+    let meta: ResultMeta;
+    try {
+      meta = decodeResultMeta(message);
+    } catch (err) {
+      this.logger.warning(`unreadable result on ${channel}: ${(err as Error).message}`);
+      return;
+    }
+    for (const fn of set) fn(meta);
+  }
+
+  async watch(taskId: string, onMeta: (meta: ResultMeta) => void): Promise<Unwatch> {
+    const s = await this.sub();
+    let set = this.listeners.get(taskId);
+    const first = !set;
+    if (!set) {
+      set = new Set();
+      this.listeners.set(taskId, set);
+    }
+    set.add(onMeta);
+    if (first) await s.subscribe(TASK_KEY_PREFIX + taskId);
+    const current = await this.get(taskId);
+    if (current && set.has(onMeta)) onMeta(current);
+    return () => {
+      const live = this.listeners.get(taskId);
+      if (!live) return;
+      live.delete(onMeta);
+      if (live.size === 0) {
+        this.listeners.delete(taskId);
+        s.unsubscribe(TASK_KEY_PREFIX + taskId).catch(() => undefined);
+      }
+    };
+  }
+
+  async forget(taskId: string): Promise<void> {
+    await this.client.del(TASK_KEY_PREFIX + taskId);
+  }
+
+  async saveGroup(groupId: string, value: string): Promise<void> {
+    const key = GROUP_KEY_PREFIX + groupId;
+    const pipe = this.client.multi();
+    if (this.expires) pipe.setex(key, this.expires, value);
+    else pipe.set(key, value);
+    pipe.publish(key, value);
+    await pipe.exec();
+  }
+
+  async getGroup(groupId: string): Promise<string | null> {
+    return this.client.get(GROUP_KEY_PREFIX + groupId);
+  }
+
+  async deleteGroup(groupId: string): Promise<void> {
+    await this.client.del(GROUP_KEY_PREFIX + groupId);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    if (this.subscriber) this.subscriber.disconnect();
+    if (this.client) await this.client.quit().catch(() => this.client.disconnect());
+  }
+}

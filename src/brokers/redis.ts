@@ -1,0 +1,502 @@
+// kombu-compatible Redis transport: queue lists with priority sub-lists, `_kombu.binding.*` sets, the
+// `unacked` hash + `unacked_index` zset with visibility-timeout restore, and fanout over PUB/SUB.
+// Goes past kombu where it is safe: batched atomic fetch (pop + unacked bookkeeping in one script) and batched acks.
+
+import { Redis, type RedisOptions } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { DecodeError, decodeEnvelope, encodeEnvelope, markRedelivered, parseJson, type WireMessage } from '../../protocol';
+import type { Logger } from '../log';
+import { silentLogger } from '../log';
+import { maskUrl } from '../url';
+import { BrokerConnectionError } from '../errors';
+import type { Broker, ConsumeOptions, Consumer, Delivery, DeliveryHandler, QueueSpec, Route } from './broker';
+
+const SEP = '\x06\x16';
+const DEFAULT_PRIORITY_STEPS = [0, 3, 6, 9];
+const FETCH_BATCH = 200;
+
+export interface RedisTransportOptions {
+  visibility_timeout?: number;
+  priority_steps?: number[];
+  global_keyprefix?: string;
+  /** How often (seconds) to look for messages whose visibility timeout passed. */
+  unacked_restore_interval?: number;
+}
+
+/**
+ * Pops up to ARGV[1] messages across the lists in KEYS[3..] (in order) and records each in the unacked
+ * hash/zset in the same atomic step, so a crash between pop and bookkeeping cannot lose a message.
+ * Returns [list, raw, list, raw, …]. A message whose tag cannot be read is returned without bookkeeping.
+ */
+const FETCH_SCRIPT = `
+local want = tonumber(ARGV[1])
+local now = ARGV[2]
+local out = {}
+for i = 3, #KEYS do
+  if want <= 0 then break end
+  local msgs = redis.call('RPOP', KEYS[i], want)
+  if msgs then
+    for _, raw in ipairs(msgs) do
+      local ok, env = pcall(cjson.decode, raw)
+      if ok and type(env) == 'table' and type(env.properties) == 'table' and type(env.properties.delivery_tag) == 'string' then
+        local di = env.properties.delivery_info
+        local ex, rk = '', ''
+        if type(di) == 'table' then
+          if type(di.exchange) == 'string' then ex = di.exchange end
+          if type(di.routing_key) == 'string' then rk = di.routing_key end
+        end
+        local tag = env.properties.delivery_tag
+        redis.call('ZADD', KEYS[1], now, tag)
+        redis.call('HSET', KEYS[2], tag, '[' .. raw .. ', ' .. cjson.encode(ex) .. ', ' .. cjson.encode(rk) .. ']')
+      end
+      out[#out + 1] = KEYS[i]
+      out[#out + 1] = raw
+    end
+    want = want - #msgs
+  end
+end
+return out
+`;
+
+/** Restores one unacked message if it is still the one we read: compare, remove from unacked, push back. */
+const RESTORE_SCRIPT = `
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+for i = 3, #KEYS do
+  if ARGV[3] == 'head' then redis.call('RPUSH', KEYS[i], ARGV[4]) else redis.call('LPUSH', KEYS[i], ARGV[4]) end
+end
+return 1
+`;
+
+/** Releases the restore mutex only if we still hold it (kombu's compare-and-delete). */
+const UNLOCK_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+type ScriptClient = Redis & {
+  celeriacFetch(numKeys: number, ...args: (string | number)[]): Promise<string[]>;
+  celeriacRestore(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  celeriacUnlock(numKeys: number, ...args: string[]): Promise<number>;
+};
+
+/** Connect an ioredis client: the first failure is one clear error naming the masked URL; later drops reconnect with backoff. */
+export async function connectRedis(url: string, what: string, logger: Logger): Promise<Redis> {
+  let connected = false;
+  const options: RedisOptions = {
+    lazyConnect: true,
+    enableAutoPipelining: true,
+    maxRetriesPerRequest: null,
+    connectTimeout: 4000,
+    retryStrategy(times: number) {
+      if (!connected) return null; // the first connect reports its error instead of retrying silently
+      if (times === 1) logger.warning(`${what}: connection to ${maskUrl(url)} lost; reconnecting`);
+      return Math.min(100 * 2 ** Math.min(times, 6), 5000);
+    },
+  };
+  const client = new Redis(url, options);
+  client.on('error', (err: Error) => logger.debug(`${what}: ${maskUrl(url)}: ${err.message}`));
+  try {
+    await client.connect();
+  } catch (err) {
+    client.disconnect();
+    throw new BrokerConnectionError(
+      `Cannot connect to ${what} at ${maskUrl(url)}: ${(err as Error).message}. ` +
+        'Is Redis running? Start one with `redis-server` or `docker compose up -d redis`.',
+    );
+  }
+  connected = true;
+  return client;
+}
+
+export class RedisBroker implements Broker {
+  readonly transport = 'redis' as const;
+  readonly displayUrl: string;
+  onReconnect: (() => void) | undefined;
+  private client!: ScriptClient;
+  private readonly consumers = new Set<RedisConsumer>();
+  private readonly bindingCache = new Map<string, { at: number; queues: string[] }>();
+  private readonly prefix: string;
+  readonly visibilityTimeout: number;
+  readonly prioritySteps: number[];
+  private restoreTimer: NodeJS.Timeout | undefined;
+  private readonly restoreInterval: number;
+  private readonly ackBatch: string[] = [];
+  private ackScheduled = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly options: RedisTransportOptions = {},
+    private readonly logger: Logger = silentLogger,
+  ) {
+    this.displayUrl = maskUrl(url);
+    this.prefix = options.global_keyprefix ?? '';
+    this.visibilityTimeout = options.visibility_timeout ?? 3600;
+    this.prioritySteps = [...(options.priority_steps ?? DEFAULT_PRIORITY_STEPS)].sort((a, b) => a - b);
+    this.restoreInterval = (options.unacked_restore_interval ?? 10) * 1000;
+  }
+
+  key(name: string): string {
+    return this.prefix + name;
+  }
+
+  get unackedKey(): string {
+    return this.key('unacked');
+  }
+  get unackedIndexKey(): string {
+    return this.key('unacked_index');
+  }
+
+  async connect(): Promise<void> {
+    const client = (await connectRedis(this.url, 'broker', this.logger)) as ScriptClient;
+    client.defineCommand('celeriacFetch', { lua: FETCH_SCRIPT });
+    client.defineCommand('celeriacRestore', { lua: RESTORE_SCRIPT });
+    client.defineCommand('celeriacUnlock', { lua: UNLOCK_SCRIPT });
+    client.on('ready', () => this.onReconnect?.());
+    this.client = client;
+  }
+
+  /** A second connection for blocking commands (BRPOP), which would stall everything else on a shared one. */
+  async blockingClient(): Promise<Redis> {
+    return connectRedis(this.url, 'broker (consumer)', this.logger);
+  }
+
+  async declareQueue(queue: QueueSpec): Promise<void> {
+    if (queue.exchange === '') return; // the default exchange routes by queue name; nothing to bind
+    // kombu: SADD _kombu.binding.<exchange> "<routing_key>\x06\x16<pattern>\x06\x16<queue>"
+    await this.client.sadd(this.key(`_kombu.binding.${queue.exchange}`), `${queue.routingKey}${SEP}${SEP}${queue.name}`);
+    this.bindingCache.delete(queue.exchange);
+  }
+
+  /** The list key for a queue at a message priority (largest step <= priority, 0-9 clamp, as kombu). */
+  listFor(queue: string, priority: number | undefined): string {
+    const p = Math.max(0, Math.min(9, Math.trunc(priority ?? 0) || 0));
+    let step = this.prioritySteps[0];
+    for (const s of this.prioritySteps) if (s <= p) step = s;
+    return step ? this.key(`${queue}${SEP}${step}`) : this.key(queue);
+  }
+
+  /** All list keys for some queues, step-major (as kombu's BRPOP order): priority 0 of every queue first. */
+  listKeys(queues: string[]): string[] {
+    const keys: string[] = [];
+    for (const step of this.prioritySteps) for (const q of queues) keys.push(step ? this.key(`${q}${SEP}${step}`) : this.key(q));
+    return keys;
+  }
+
+  /** The queue a list key belongs to. */
+  queueOfList(list: string): string {
+    const bare = list.startsWith(this.prefix) ? list.slice(this.prefix.length) : list;
+    const i = bare.indexOf(SEP);
+    return i === -1 ? bare : bare.slice(0, i);
+  }
+
+  private async lookup(exchange: string, routingKey: string): Promise<string[]> {
+    if (exchange === '') return [routingKey];
+    const cached = this.bindingCache.get(exchange);
+    let bindings: string[];
+    if (cached && Date.now() - cached.at < 1000) bindings = cached.queues;
+    else {
+      bindings = await this.client.smembers(this.key(`_kombu.binding.${exchange}`));
+      this.bindingCache.set(exchange, { at: Date.now(), queues: bindings });
+    }
+    const out: string[] = [];
+    for (const member of bindings) {
+      const [rk, pattern, queue] = member.split(SEP);
+      if (rk === routingKey || pattern === '#' || (pattern && topicMatch(pattern, routingKey))) out.push(queue);
+    }
+    return out;
+  }
+
+  async publish(route: Route, message: WireMessage): Promise<void> {
+    const queues = await this.lookup(route.exchange, route.routingKey);
+    if (queues.length === 0) {
+      this.logger.warning(`message to exchange ${JSON.stringify(route.exchange)} with routing key ${JSON.stringify(route.routingKey)} matched no queue and was dropped (as kombu does)`);
+      return;
+    }
+    const raw = encodeEnvelope(message, { exchange: route.exchange, routing_key: route.routingKey }, randomUUID());
+    await Promise.all(queues.map((q) => this.client.lpush(this.listFor(q, message.properties.priority), raw)));
+  }
+
+  /** Publish on a fanout exchange (PUB/SUB channel `/<db>.<exchange>[/<routing key>]`). */
+  async publishFanout(exchange: string, routingKey: string, message: WireMessage, db = 0): Promise<void> {
+    const raw = encodeEnvelope(message, { exchange, routing_key: routingKey }, randomUUID());
+    await this.client.publish(this.key(`/${db}.${exchange}${routingKey ? `/${routingKey}` : ''}`), raw);
+  }
+
+  async consume(queues: QueueSpec[], handler: DeliveryHandler, options: ConsumeOptions): Promise<Consumer> {
+    for (const q of queues) await this.declareQueue(q);
+    if (!options.noAck) await this.restoreVisible();
+    const consumer = new RedisConsumer(this, this.client, await this.blockingClient(), queues.map((q) => q.name), handler, options, this.logger);
+    this.consumers.add(consumer);
+    if (!options.noAck && !this.restoreTimer) {
+      this.restoreTimer = setInterval(() => {
+        this.restoreVisible().catch((err: Error) => this.logger.warning(`restoring unacked messages failed: ${err.message}`));
+      }, this.restoreInterval);
+      this.restoreTimer.unref();
+    }
+    consumer.start();
+    return consumer;
+  }
+
+  /** Remove the delivery tag from the unacked structures; batched per tick into one ZREM and one HDEL. */
+  ack(tag: string): void {
+    this.ackBatch.push(tag);
+    if (this.ackScheduled) return;
+    this.ackScheduled = true;
+    setImmediate(() => this.flushAcks());
+  }
+
+  private flushAcks(): void {
+    this.ackScheduled = false;
+    const tags = this.ackBatch.splice(0);
+    if (tags.length === 0) return;
+    const pipe = this.client.pipeline();
+    pipe.zrem(this.unackedIndexKey, ...tags);
+    pipe.hdel(this.unackedKey, ...tags);
+    pipe.exec().catch((err: Error) => this.logger.error(`ack of ${tags.length} message(s) failed: ${err.message}`));
+  }
+
+  /** Put an unacked message back on its queue: `tail` (LPUSH, like kombu's reject-requeue) or `head` (RPUSH, restore). */
+  async restore(tag: string, end: 'head' | 'tail'): Promise<boolean> {
+    const stored = await this.client.hget(this.unackedKey, tag);
+    if (stored === null) return false;
+    let payload: string;
+    let queues: string[];
+    let priority: number;
+    try {
+      const [envelope, exchange, routingKey] = parseJson(stored) as [Record<string, unknown>, string, string];
+      const properties = envelope.properties as Record<string, unknown>;
+      priority = typeof properties.priority === 'number' ? properties.priority : 0;
+      payload = markRedelivered(envelope);
+      queues = await this.lookup(exchange ?? '', routingKey ?? '');
+    } catch (err) {
+      this.logger.error(`cannot restore unacked message ${tag}: ${(err as Error).message}; it stays in "unacked"`);
+      return false;
+    }
+    const keys = [this.unackedIndexKey, this.unackedKey, ...queues.map((q) => this.listFor(q, priority))];
+    return (await this.client.celeriacRestore(keys.length, ...keys, tag, stored, end, payload)) === 1;
+  }
+
+  /** kombu's restore_visible: under the shared mutex, put back messages unacked for longer than the visibility timeout. */
+  async restoreVisible(): Promise<number> {
+    const token = randomUUID();
+    const mutex = this.key('unacked_mutex');
+    const got = await this.client.set(mutex, token, 'PX', 300000, 'NX');
+    if (got === null) return 0;
+    let restored = 0;
+    try {
+      const ceiling = Date.now() / 1000 - this.visibilityTimeout;
+      const tags = await this.client.zrevrangebyscore(this.unackedIndexKey, ceiling, 0);
+      for (const tag of tags) {
+        if (this.isHeldHere(tag)) continue;
+        if (await this.restore(tag, 'head')) restored++;
+      }
+    } finally {
+      await this.client.celeriacUnlock(1, mutex, token);
+    }
+    if (restored > 0) this.logger.warning(`Restored ${restored} message(s) unacknowledged for more than the visibility timeout (${this.visibilityTimeout}s)`);
+    return restored;
+  }
+
+  /** A message this process still holds is renewed, not restored (it is not lost, only slow or held for an ETA). */
+  private isHeldHere(tag: string): boolean {
+    for (const c of this.consumers) if (c.holds(tag)) return true;
+    return false;
+  }
+
+  /** Push the unacked_index score of held messages to now, so the visibility timeout does not redeliver them. */
+  async renew(tags: string[]): Promise<void> {
+    if (tags.length === 0) return;
+    const now = Date.now() / 1000;
+    const args: (string | number)[] = [];
+    for (const t of tags) args.push(now, t);
+    await this.client.zadd(this.unackedIndexKey, 'XX', ...args);
+  }
+
+  fetch(keys: string[], count: number): Promise<string[]> {
+    return this.client.celeriacFetch(keys.length + 2, this.unackedIndexKey, this.unackedKey, ...keys, count, Date.now() / 1000);
+  }
+
+  /** Record a message popped by BRPOP in the unacked structures (kombu's path; the batch fetch does it atomically). */
+  remember(raw: string, tag: string, exchange: string, routingKey: string): void {
+    const pipe = this.client.pipeline();
+    pipe.zadd(this.unackedIndexKey, Date.now() / 1000, tag);
+    pipe.hset(this.unackedKey, tag, `[${raw}, ${JSON.stringify(exchange)}, ${JSON.stringify(routingKey)}]`);
+    pipe.exec().catch((err: Error) => this.logger.error(`recording unacked message ${tag} failed: ${err.message}`));
+  }
+
+  async purge(queue: string): Promise<number> {
+    const keys = this.listKeys([queue]);
+    const pipe = this.client.pipeline();
+    for (const k of keys) pipe.llen(k);
+    pipe.del(...keys);
+    const res = (await pipe.exec()) ?? [];
+    return res.slice(0, keys.length).reduce((n, [, v]) => n + Number(v ?? 0), 0);
+  }
+
+  /** Messages waiting in a queue, across its priority lists. */
+  async size(queue: string): Promise<number> {
+    const counts = await Promise.all(this.listKeys([queue]).map((k) => this.client.llen(k)));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  get redis(): Redis {
+    return this.client;
+  }
+
+  forget(consumer: RedisConsumer): void {
+    this.consumers.delete(consumer);
+  }
+
+  async close(): Promise<void> {
+    if (this.restoreTimer) clearInterval(this.restoreTimer);
+    this.restoreTimer = undefined;
+    await Promise.all([...this.consumers].map((c) => c.cancel()));
+    this.flushAcks();
+    if (this.client) await this.client.quit().catch(() => this.client.disconnect());
+  }
+}
+
+function topicMatch(pattern: string, key: string): boolean {
+  const re = new RegExp(`^${pattern.split('.').map((w) => (w === '#' ? '.*' : w === '*' ? '[^.]+' : w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('\\.')}$`);
+  return re.test(key);
+}
+
+/** One consumer: batched atomic fetch while messages wait, BRPOP (1 s) when the queues are empty. */
+class RedisConsumer implements Consumer {
+  private inFlight = new Set<string>();
+  private cancelled = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private order: string[];
+  private failures = 0;
+
+  constructor(
+    private readonly broker: RedisBroker,
+    private readonly client: ScriptClient,
+    private readonly blocking: Redis,
+    queues: string[],
+    private readonly handler: DeliveryHandler,
+    private readonly options: ConsumeOptions,
+    private readonly logger: Logger,
+  ) {
+    this.order = [...queues];
+  }
+
+  holds(tag: string): boolean {
+    return this.inFlight.has(tag);
+  }
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  setPrefetch(count: number): void {
+    this.options.prefetch = count;
+    this.wake?.();
+  }
+
+  async cancel(): Promise<void> {
+    this.cancelled = true;
+    this.wake?.();
+    await this.loop;
+    this.broker.forget(this);
+    this.blocking.disconnect();
+  }
+
+  private capacity(): number {
+    if (this.options.noAck || this.options.prefetch === 0) return FETCH_BATCH;
+    return Math.min(FETCH_BATCH, this.options.prefetch - this.inFlight.size);
+  }
+
+  private async run(): Promise<void> {
+    while (!this.cancelled) {
+      const room = this.capacity();
+      if (room <= 0) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+        continue;
+      }
+      try {
+        const got = this.options.noAck ? 0 : await this.fetchBatch(room);
+        if (got === 0 && !this.cancelled) await this.blockingPop();
+        this.failures = 0;
+      } catch (err) {
+        if (this.cancelled) break;
+        this.failures++;
+        const delay = Math.min(100 * 2 ** Math.min(this.failures, 6), 5000);
+        if (this.failures === 1) this.logger.warning(`consumer: ${(err as Error).message}; retrying in ${delay} ms`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  private async fetchBatch(room: number): Promise<number> {
+    const flat = await this.broker.fetch(this.broker.listKeys(this.order), room);
+    for (let i = 0; i < flat.length; i += 2) this.dispatch(flat[i], flat[i + 1], false);
+    if (flat.length) this.rotate(this.broker.queueOfList(flat[flat.length - 2]));
+    return flat.length / 2;
+  }
+
+  private async blockingPop(): Promise<void> {
+    const res = await this.blocking.brpop(...this.broker.listKeys(this.order), 1);
+    if (!res) return;
+    const [list, raw] = res;
+    if (this.cancelled && !this.options.noAck) {
+      // Popped while stopping: put it back at the head, untouched, rather than hold it.
+      await this.client.rpush(list, raw);
+      return;
+    }
+    this.dispatch(list, raw, !this.options.noAck);
+    this.rotate(this.broker.queueOfList(list));
+  }
+
+  private rotate(queue: string): void {
+    // kombu's round robin: the queue just served goes to the back.
+    const i = this.order.indexOf(queue);
+    if (i !== -1 && this.order.length > 1) this.order.push(...this.order.splice(i, 1));
+  }
+
+  private dispatch(list: string, raw: string, remember: boolean): void {
+    const queue = this.broker.queueOfList(list);
+    let decoded;
+    try {
+      decoded = decodeEnvelope(raw);
+    } catch (err) {
+      // Not an envelope we can settle: the fetch left it out of "unacked", so logging is all that remains.
+      const reason = err instanceof DecodeError ? err.message : String(err);
+      this.logger.error(`Discarding unreadable message from queue ${queue}: ${reason}: ${raw.slice(0, 200)}`);
+      return;
+    }
+    const tag = decoded.deliveryTag;
+    if (remember) this.broker.remember(raw, tag, decoded.deliveryInfo.exchange, decoded.deliveryInfo.routing_key);
+    if (!this.options.noAck) this.inFlight.add(tag);
+    let settled = !!this.options.noAck;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      this.inFlight.delete(tag);
+      this.wake?.();
+      return true;
+    };
+    const delivery: Delivery = {
+      message: decoded.message,
+      queue,
+      exchange: decoded.deliveryInfo.exchange,
+      routingKey: decoded.deliveryInfo.routing_key,
+      redelivered: decoded.redelivered,
+      priority: decoded.message.properties.priority ?? 0,
+      ack: () => {
+        if (settle()) this.broker.ack(tag);
+      },
+      reject: (requeue) => {
+        if (!settle()) return;
+        if (requeue) {
+          this.broker.restore(tag, 'tail').catch((err: Error) => this.logger.error(`requeue of ${tag} failed: ${err.message}`));
+        } else this.broker.ack(tag);
+      },
+    };
+    this.handler(delivery);
+  }
+}

@@ -1,0 +1,56 @@
+// `celeriac worker`: start a worker on the app's tasks, handle SIGTERM/SIGINT as Celery (warm, then cold).
+
+import { Worker } from '../worker/worker';
+import { appFromFlags, loggerFromFlags, type AppFlags } from './common';
+
+export interface WorkerFlags extends AppFlags {
+  queues?: string;
+  concurrency?: number;
+  hostname?: string;
+  prefetchMultiplier?: number;
+  timeLimit?: number;
+  softTimeLimit?: number;
+}
+
+/** Run until a signal stops the worker; resolves with the process exit code. */
+export async function runWorker(flags: WorkerFlags): Promise<number> {
+  const logger = loggerFromFlags(flags);
+  const app = appFromFlags(flags, logger);
+  if (flags.timeLimit !== undefined) app.conf.taskTimeLimit = flags.timeLimit;
+  if (flags.softTimeLimit !== undefined) app.conf.taskSoftTimeLimit = flags.softTimeLimit;
+  const worker = new Worker(app, {
+    queues: flags.queues ? flags.queues.split(',').map((q) => q.trim()).filter(Boolean) : undefined,
+    concurrency: flags.concurrency,
+    prefetchMultiplier: flags.prefetchMultiplier,
+    hostname: flags.hostname,
+    logger,
+  });
+  await worker.start();
+  process.stdout.write(
+    `celeriac ${worker.hostname} v${version()}\n` +
+      `- transport: ${app.broker.displayUrl}\n- results:   ${app.conf.resultBackend ? app.conf.resultBackend.replace(/:\/\/[^:/@]*:[^@]*@/, '://**@') : 'disabled'}\n` +
+      `- concurrency: ${worker.concurrency} (async)\n- queues: ${worker.queues.map((q) => q.name).join(', ')}\n` +
+      `- tasks: ${[...app.tasks.keys()].sort().join(', ')}\n${worker.hostname} ready.\n`,
+  );
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      signals++;
+      if (signals === 1 && sig !== 'SIGQUIT') {
+        logger.warning(`worker: Warm shutdown (${sig})`);
+        worker.stop().then(() => resolve(0), () => resolve(1));
+      } else {
+        logger.warning(`worker: Cold shutdown (${sig})`);
+        worker.stop({ cold: true }).then(() => resolve(1), () => resolve(1));
+      }
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGQUIT', onSignal);
+  });
+}
+
+function version(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('../../../package.json') as { version: string }).version;
+}

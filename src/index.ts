@@ -1,0 +1,22 @@
+// celeriac's public API: the Celery app, tasks, results, canvas, worker, errors, and the wire protocol helpers.
+
+export { Celery, createBroker, type CeleryOptions } from './app';
+export { Task, type TaskOptions, type TaskContext, type TaskRequest, type TaskHandler, type ApplyOptions, type RetryOptions, type SignatureLike } from './task';
+export type { ParamSpec } from './params';
+export { AsyncResult, type GetOptions } from './result';
+export { Signature } from './canvas';
+export { Worker, expandHostname, type WorkerOptions } from './worker/worker';
+export { resolveSettings, snakeName, camelName, ConfigurationError, type CelerySettings } from './config';
+export { createLogger, parseLogLevel, silentLogger, type Logger, type LogLevel } from './log';
+export { maskUrl } from './url';
+export * from './errors';
+export type { Broker, QueueSpec, Delivery, Consumer, Route } from './brokers/broker';
+export { taskQueue } from './brokers/broker';
+export { AmqpBroker } from './brokers/amqp';
+export { RedisBroker } from './brokers/redis';
+export { MemoryBroker } from './brokers/memory';
+export type { ResultBackend } from './backends/backend';
+export { RedisBackend } from './backends/redis';
+export { RpcBackend } from './backends/rpc';
+export { MemoryBackend } from './backends/memory';
+export { PyDate, PyDateTime, PyDecimal, PyTime, PyUUID, type ResultMeta, type TaskState, type SignatureDict } from '../protocol';

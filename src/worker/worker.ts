@@ -1,0 +1,402 @@
+// The worker: consume task queues, check each message the way Celery does (content type, registration, expiry,
+// ETA), run tasks up to the concurrency limit, store results, settle messages, and shut down warm or cold.
+
+import * as os from 'node:os';
+import {
+  ContentDisallowed,
+  DecodeError,
+  decodeTaskMessage,
+  encodeTaskMessage,
+  exceptionRepr,
+  formatTraceback,
+  InvalidTaskMessage,
+  isoformatUtc,
+  naiveIso,
+  pyRepr,
+  resultTuple,
+  toExceptionInfo,
+  type ResultMeta,
+  type TaskRequestData,
+} from '../../protocol';
+import type { Celery } from '../app';
+import type { Consumer, Delivery, QueueSpec } from '../brokers/broker';
+import { NotRegistered, TaskRevokedError } from '../errors';
+import { silentLogger, type Logger } from '../log';
+import type { Task } from '../task';
+import { Request } from './request';
+import { runTask, timeLimitsFor, type Outcome, type RetryPlan } from './tracer';
+
+export interface WorkerOptions {
+  /** Queue names to consume (default: task_default_queue). */
+  queues?: string[];
+  /** Tasks run at once (default: the number of CPUs, as Celery). */
+  concurrency?: number;
+  prefetchMultiplier?: number;
+  /** Node name, `celery@<host>` by default; `%h`, `%n`, `%d` expand as in Celery. */
+  hostname?: string;
+  logger?: Logger;
+}
+
+/** Expand Celery's node name placeholders: %h = host, %n = name part of host, %d = domain part. */
+export function expandHostname(template: string | undefined): string {
+  const host = os.hostname();
+  const [name, ...domain] = host.split('.');
+  const value = (template ?? 'celery@%h').replace(/%h/g, host).replace(/%n/g, name).replace(/%d/g, domain.join('.')).replace(/%%/g, '%');
+  return value.includes('@') ? value : `celery@${value}`;
+}
+
+export class Worker {
+  readonly hostname: string;
+  readonly concurrency: number;
+  readonly queues: QueueSpec[];
+  private readonly logger: Logger;
+  private readonly accept: ReadonlySet<string>;
+  private readonly prefetchBase: number;
+  private consumer: Consumer | undefined;
+  /** Received and due, waiting for a free slot (prefetched). */
+  private readonly ready: Request[] = [];
+  /** Running now. */
+  readonly active = new Map<string, { request: Request; abort: AbortController }>();
+  /** Held until their ETA (unacked, prefetch raised by one each, as Celery). */
+  private readonly scheduled = new Map<Request, NodeJS.Timeout>();
+  /** Result writes and publishes not yet finished; shutdown waits for them. */
+  private readonly pendingWrites = new Set<Promise<unknown>>();
+  readonly revoked = new Set<string>();
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+  private idleWaiters: Array<() => void> = [];
+  /** Counts for `inspect stats` and the demo. */
+  readonly processed = new Map<string, number>();
+  private total = 0;
+
+  constructor(
+    readonly app: Celery,
+    options: WorkerOptions = {},
+  ) {
+    const conf = app.conf;
+    this.logger = options.logger ?? app.logger ?? silentLogger;
+    this.hostname = expandHostname(options.hostname);
+    this.concurrency = Math.max(1, options.concurrency ?? conf.workerConcurrency ?? os.availableParallelism());
+    const multiplier = options.prefetchMultiplier ?? conf.workerPrefetchMultiplier;
+    this.prefetchBase = multiplier > 0 ? this.concurrency * multiplier : 0;
+    this.accept = new Set(conf.acceptContent);
+    const names = options.queues && options.queues.length > 0 ? options.queues : [conf.taskDefaultQueue];
+    this.queues = names.map((n) => app.queueSpec(n));
+  }
+
+  /** Tasks completed so far (all outcomes). */
+  get processedTotal(): number {
+    return this.total;
+  }
+
+  async start(): Promise<void> {
+    await this.app.connect();
+    this.consumer = await this.app.broker.consume(this.queues, (d) => this.onDelivery(d), { prefetch: this.prefetchBase });
+    this.logger.info(`${this.hostname} ready. Consuming ${this.queues.map((q) => q.name).join(', ')} from ${this.app.broker.displayUrl} (concurrency ${this.concurrency}, prefetch ${this.prefetchBase || 'unlimited'})`);
+  }
+
+  // ---- receiving ----------------------------------------------------------------------------------
+
+  private onDelivery(delivery: Delivery): void {
+    if (this.stopping) {
+      delivery.reject(true);
+      return;
+    }
+    let data: TaskRequestData;
+    try {
+      data = decodeTaskMessage(delivery.message, this.accept);
+    } catch (err) {
+      this.onBadMessage(delivery, err);
+      return;
+    }
+    const request = new Request(data, delivery);
+    if (data.eta && request.etaMs === null) {
+      this.logger.error(`Received invalid task message ${request.label}: cannot read eta ${JSON.stringify(data.eta)}; message discarded`);
+      request.reject(false);
+      return;
+    }
+    const task = this.app.tasks.get(data.task);
+    if (!task || !task.handler) {
+      this.onUnregistered(request);
+      return;
+    }
+    if (this.logger.isEnabled('info')) this.logger.info(`Task ${request.label} received`);
+    if (this.discardIfRevoked(request)) return;
+    if (request.etaMs !== null && request.etaMs > Date.now()) {
+      this.hold(request);
+      return;
+    }
+    this.ready.push(request);
+    this.pump();
+  }
+
+  /** Malformed or refused messages: log the reason and remove the message, as Celery does; never crash. */
+  private onBadMessage(delivery: Delivery, err: unknown): void {
+    const preview = delivery.message.body.subarray(0, 200).toString('utf8');
+    if (err instanceof ContentDisallowed) {
+      this.logger.error(`Received invalid task message: ${err.message}; message rejected`);
+      delivery.reject(false);
+    } else if (err instanceof InvalidTaskMessage) {
+      this.logger.error(`Received and deleted unknown message (${err.message}). Wrong destination?!? Body: ${JSON.stringify(preview)}`);
+      delivery.reject(false);
+    } else if (err instanceof DecodeError) {
+      this.logger.error(`Can't decode message body: ${err.message}; message discarded. Body: ${JSON.stringify(preview)}`);
+      delivery.ack();
+    } else {
+      this.logger.error(`Unexpected error reading a message: ${(err as Error)?.stack ?? String(err)}; message rejected`);
+      delivery.reject(false);
+    }
+  }
+
+  private onUnregistered(request: Request): void {
+    this.logger.error(
+      `Received unregistered task of type '${request.name}'. The message has been ignored and discarded. ` +
+        `Did you remember to import the module containing this task? Registered: ${[...this.app.tasks.keys()].sort().join(', ') || '(none)'}`,
+    );
+    const err = new NotRegistered(request.name);
+    this.track(this.store(request, 'FAILURE', toExceptionInfo(err), null));
+    request.reject(false);
+  }
+
+  /** Revoked ids and expired messages are discarded with REVOKED stored (Celery: "Discarding revoked task"). */
+  private discardIfRevoked(request: Request): boolean {
+    const expired = request.isExpired();
+    if (!expired && !this.revoked.has(request.id)) return false;
+    this.logger.info(`Discarding revoked task: ${request.label}${expired ? ' (expired)' : ''}`);
+    this.track(this.store(request, 'REVOKED', toExceptionInfo(new TaskRevokedError(expired ? 'expired' : 'revoked')), null));
+    request.ack();
+    this.count(request);
+    return true;
+  }
+
+  private hold(request: Request): void {
+    const delay = (request.etaMs as number) - Date.now();
+    const timer = setTimeout(() => {
+      this.scheduled.delete(request);
+      this.adjustPrefetch();
+      if (this.stopping) return;
+      if (this.discardIfRevoked(request)) return;
+      this.ready.push(request);
+      this.pump();
+    }, Math.min(delay, 2 ** 31 - 1));
+    this.scheduled.set(request, timer);
+    this.adjustPrefetch();
+  }
+
+  private adjustPrefetch(): void {
+    if (this.prefetchBase > 0) this.consumer?.setPrefetch(this.prefetchBase + this.scheduled.size);
+  }
+
+  // ---- running ------------------------------------------------------------------------------------
+
+  private pump(): void {
+    while (this.active.size < this.concurrency && this.ready.length > 0) {
+      const request = this.ready.shift() as Request;
+      if (this.discardIfRevoked(request)) continue;
+      void this.execute(request);
+    }
+  }
+
+  private acksLate(task: Task<never[], unknown>): boolean {
+    return task.options.acksLate ?? this.app.conf.taskAcksLate;
+  }
+
+  private async execute(request: Request): Promise<void> {
+    const task = this.app.tasks.get(request.name) as Task<never[], unknown>;
+    const abort = new AbortController();
+    this.active.set(request.id, { request, abort });
+    request.startedAt = Date.now();
+    if (!this.acksLate(task)) request.ack(); // early ack: when the pool accepts the job, as Celery
+    const trackStarted = task.options.trackStarted ?? this.app.conf.taskTrackStarted;
+    const info = request.toTaskRequest(this.hostname);
+    if (trackStarted) this.track(this.store(request, 'STARTED', { pid: process.pid, hostname: this.hostname }, null));
+    let outcome: Outcome;
+    try {
+      outcome = await runTask(task, info, timeLimitsFor(task, info, this.app.conf), {
+        updateState: (state, meta) => this.store(request, state, meta, null),
+      }, abort.signal);
+    } catch (err) {
+      outcome = { kind: 'failure', error: err };
+    }
+    // A cold shutdown already returned this message to the queue; its late outcome must not be recorded.
+    if (!this.active.has(request.id)) return;
+    try {
+      await this.finish(task, request, outcome);
+    } catch (err) {
+      this.logger.error(`Task ${request.label}: handling its outcome failed: ${(err as Error)?.stack ?? String(err)}`);
+      request.ack();
+    } finally {
+      this.active.delete(request.id);
+      this.count(request);
+      this.pump();
+      this.notifyIdle();
+    }
+  }
+
+  private async finish(task: Task<never[], unknown>, request: Request, outcome: Outcome): Promise<void> {
+    const runtime = (Date.now() - request.startedAt) / 1000;
+    const ignoreResult = request.data.ignoreResult || (task.options.ignoreResult ?? this.app.conf.taskIgnoreResult);
+    switch (outcome.kind) {
+      case 'success': {
+        if (this.logger.isEnabled('info')) this.logger.info(`Task ${request.label} succeeded in ${runtime.toFixed(6)}s: ${pyRepr(outcome.value)}`);
+        if (!ignoreResult) await this.track(this.store(request, 'SUCCESS', outcome.value, null));
+        request.ack();
+        return;
+      }
+      case 'failure': {
+        const info = toExceptionInfo(outcome.error);
+        const traceback = formatTraceback(outcome.error, info);
+        if (outcome.timeLimit) this.logger.error(`Hard time limit (${(info.exc_message as unknown[])[0]}s) exceeded for ${request.label}`);
+        this.logger.error(`Task ${request.label} raised unexpected: ${exceptionRepr(info)}\n${traceback}`);
+        const storeErrors = task.options.storeErrorsEvenIfIgnored ?? this.app.conf.taskStoreErrorsEvenIfIgnored;
+        if (!ignoreResult || storeErrors) await this.track(this.store(request, 'FAILURE', info, traceback));
+        const ackOnFailure = task.options.acksOnFailureOrTimeout ?? this.app.conf.taskAcksOnFailureOrTimeout;
+        if (ackOnFailure || !this.acksLate(task)) request.ack();
+        else request.reject(false);
+        return;
+      }
+      case 'retry': {
+        const cause = outcome.cause;
+        this.logger.info(`Task ${request.label} retry: ${cause.message}`);
+        await this.track(this.publishRetry(request, outcome.retry));
+        const excInfo = toExceptionInfo(outcome.retry.exc ?? cause);
+        await this.track(this.store(request, 'RETRY', excInfo, formatTraceback(outcome.retry.exc ?? cause, excInfo), [resultTuple(request.id)]));
+        request.ack();
+        return;
+      }
+      case 'reject':
+        this.logger.info(`Task ${request.label} rejected${outcome.requeue ? ' (requeued)' : ''}: ${outcome.reason}`);
+        request.reject(outcome.requeue);
+        return;
+      case 'ignore':
+        request.ack();
+        return;
+    }
+  }
+
+  /** Re-send the task with the same id, retries + 1 and an ETA, as Celery's retry (custom headers and canvas kept). */
+  private async publishRetry(request: Request, plan: RetryPlan): Promise<void> {
+    const d = request.data;
+    const queue = plan.queue ?? (request.delivery.exchange === '' ? request.delivery.routingKey : request.delivery.queue);
+    const custom: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(d.headers)) if (!STANDARD_HEADERS.has(k)) custom[k] = v;
+    const message = encodeTaskMessage({
+      id: d.id,
+      task: d.task,
+      args: plan.args,
+      kwargs: plan.kwargs,
+      embed: d.embed,
+      shadow: d.shadow,
+      eta: isoformatUtc(plan.etaMs),
+      expires: d.expires,
+      group: d.group,
+      groupIndex: d.groupIndex,
+      retries: d.retries + 1,
+      timelimit: d.timelimit,
+      rootId: d.rootId ?? d.id,
+      parentId: d.id,
+      origin: this.hostname,
+      ignoreResult: d.ignoreResult,
+      replyTo: d.replyTo ?? this.app.oid,
+      priority: plan.priority ?? request.delivery.priority,
+      headers: custom,
+      taggedJson: this.app.conf.jsonTaggedTypes,
+    });
+    if (d.correlationId) message.properties.correlationId = d.correlationId;
+    await this.app.ensureQueue(queue);
+    await this.app.broker.publish({ exchange: '', routingKey: queue }, message);
+  }
+
+  // ---- results ------------------------------------------------------------------------------------
+
+  /** Store one state of a request's task (with result_extended fields when enabled). */
+  store(request: Request, status: string, result: unknown, traceback: string | null, children: ResultMeta['children'] = []): Promise<void> {
+    const d = request.data;
+    const ready = status === 'SUCCESS' || status === 'FAILURE' || status === 'REVOKED';
+    const meta: ResultMeta = {
+      status,
+      result,
+      traceback,
+      children,
+      date_done: ready ? naiveIso(Date.now()) : null,
+      group_id: d.group,
+      parent_id: d.parentId,
+      task_id: d.id,
+    };
+    if (this.app.conf.resultExtended) {
+      meta.extended = { name: d.task, args: d.args, kwargs: d.kwargs, worker: this.hostname, retries: d.retries, queue: request.delivery.routingKey || request.delivery.queue };
+    }
+    return this.app.backend.store(meta, { replyTo: d.replyTo, correlationId: d.correlationId ?? d.id, priority: request.delivery.priority }).catch((err: unknown) => {
+      this.logger.error(`Storing ${status} for ${request.label} failed: ${(err as Error)?.message ?? String(err)}`);
+    });
+  }
+
+  /** Keep a write in the pending set until it settles, so shutdown can wait for it. */
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.pendingWrites.add(p);
+    void p.finally(() => this.pendingWrites.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  private count(request: Request): void {
+    this.total++;
+    this.processed.set(request.name, (this.processed.get(request.name) ?? 0) + 1);
+  }
+
+  private notifyIdle(): void {
+    if (this.active.size > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  // ---- shutdown -----------------------------------------------------------------------------------
+
+  /**
+   * Warm shutdown (default): stop consuming, return prefetched and held messages to the queue, let running tasks
+   * finish and store their results. Cold (`{ cold: true }`, or a second call): also return the running tasks'
+   * unacknowledged messages and stop without waiting.
+   */
+  stop(options: { cold?: boolean } = {}): Promise<void> {
+    if (this.stopped && !options.cold) return this.stopped;
+    if (options.cold) {
+      this.stopping = true;
+      for (const { request, abort } of this.active.values()) {
+        abort.abort(new Error('cold shutdown'));
+        request.reject(true); // no-op for early-acked tasks, as Celery: their messages are gone
+      }
+      this.active.clear();
+      this.notifyIdle();
+      this.stopped ??= this.shutdown();
+      return this.stopped;
+    }
+    this.stopping = true;
+    this.stopped = this.shutdown();
+    return this.stopped;
+  }
+
+  private async shutdown(): Promise<void> {
+    await this.consumer?.cancel();
+    for (const [request, timer] of this.scheduled) {
+      clearTimeout(timer);
+      request.reject(true);
+    }
+    this.scheduled.clear();
+    for (const request of this.ready.splice(0)) request.reject(true);
+    if (this.active.size > 0) {
+      this.logger.info(`Warm shutdown: waiting for ${this.active.size} running task(s) to finish`);
+      await new Promise<void>((resolve) => {
+        this.idleWaiters.push(resolve);
+        this.notifyIdle();
+      });
+    }
+    while (this.pendingWrites.size > 0) await Promise.allSettled([...this.pendingWrites]);
+    await this.app.close();
+    this.logger.info(`${this.hostname} stopped`);
+  }
+}
+
+const STANDARD_HEADERS = new Set([
+  'lang', 'task', 'id', 'shadow', 'eta', 'expires', 'group', 'group_index', 'retries', 'timelimit', 'root_id',
+  'parent_id', 'argsrepr', 'kwargsrepr', 'origin', 'ignore_result', 'redelivered', 'compression',
+]);
