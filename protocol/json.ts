@@ -1,6 +1,8 @@
 // Celery's JSON, read and written so values round-trip to Python: exact big integers, NaN/Infinity,
 // and kombu >= 5.3 tagged values ({"__type__": ..., "__value__": ...}). Pure; no I/O.
 
+import { pyFloatRepr } from './repr';
+
 /** Thrown when bytes are not valid JSON (the worker logs and drops such a message). */
 export class JsonDecodeError extends Error {
   override name = 'JsonDecodeError';
@@ -87,6 +89,7 @@ export interface JsonEncodeOptions {
 // A run of 16+ digits may be an integer beyond 2^53; only then is the exact (slower) parser needed.
 const LONG_DIGITS = /\d{16}/;
 const TAG_KEY = '"__type__"';
+const MAX_DEPTH = 10000;
 
 /** Parse Celery JSON. Integers beyond 2^53 become `bigint`; tagged values are revived. */
 export function parseJson(input: string | Buffer): unknown {
@@ -107,7 +110,7 @@ export function parseJson(input: string | Buffer): unknown {
 
 /** Write Celery JSON. Plain values take the native fast path; bigint, bytes and tags take the exact encoder. */
 export function stringifyJson(value: unknown, options: JsonEncodeOptions = {}): string {
-  if (!options.tagged && !options.pythonStyle) {
+  if (!options.tagged && !options.pythonStyle && !needsExactEncoder(value, 0)) {
     try {
       const text = JSON.stringify(value);
       if (text !== undefined) return text;
@@ -116,6 +119,41 @@ export function stringifyJson(value: unknown, options: JsonEncodeOptions = {}): 
     }
   }
   return new Encoder(options).encode(value);
+}
+
+/**
+ * Values JSON.stringify would silently get wrong: NaN/Infinity (→ null), bytes (→ {"type":"Buffer",…}),
+ * Map/Set (→ {}). The exact encoder writes or refuses them as Celery would.
+ */
+function needsExactEncoder(v: unknown, depth: number, parents: Set<object> = new Set()): boolean {
+  if (typeof v === 'number') return !Number.isFinite(v);
+  if (v === null || typeof v !== 'object') return false;
+  if (depth > MAX_DEPTH || parents.has(v)) return true; // too deep or cyclic: the exact encoder reports it
+  if (v instanceof Uint8Array || v instanceof Map || v instanceof Set) return true;
+  if (v instanceof Date) return false;
+  parents.add(v);
+  let found = false;
+  const withToJson = v as { toJSON?: () => unknown };
+  if (Array.isArray(v)) {
+    for (const item of v) if ((found = needsExactEncoder(item, depth + 1, parents))) break;
+  } else if (typeof withToJson.toJSON === 'function') {
+    found = needsExactEncoder(withToJson.toJSON(), depth + 1, parents);
+  } else {
+    for (const k in v) {
+      if (Object.prototype.hasOwnProperty.call(v, k) && (found = needsExactEncoder((v as Record<string, unknown>)[k], depth + 1, parents))) break;
+    }
+  }
+  parents.delete(v);
+  return found;
+}
+
+/** The bytes as text if they are valid UTF-8 (Python's strict `bytes.decode('utf-8')`), else null. */
+function utf8OrNull(bytes: Uint8Array): string | null {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    return null;
+  }
 }
 
 function zuluSuffix(iso: string): string {
@@ -195,7 +233,7 @@ class ExactParser {
   }
 
   private parseValue(depth: number): unknown {
-    if (depth > 10000) this.fail('nesting too deep');
+    if (depth > MAX_DEPTH) this.fail('nesting too deep');
     const t = this.text;
     const c = t[this.pos];
     if (c === '{') return this.parseObject(depth);
@@ -318,6 +356,8 @@ const WORDS: ReadonlyArray<[string, unknown]> = [
 class Encoder {
   private readonly comma: string;
   private readonly colon: string;
+  /** The containers being written, to report a cycle instead of overflowing the stack. */
+  private readonly parents = new Set<object>();
   constructor(private readonly options: JsonEncodeOptions) {
     this.comma = options.pythonStyle ? ', ' : ',';
     this.colon = options.pythonStyle ? ': ' : ':';
@@ -341,13 +381,15 @@ class Encoder {
   }
 
   private value(v: unknown, depth: number): string | undefined {
-    if (depth > 10000) throw new JsonEncodeError('value nested too deep');
+    if (depth > MAX_DEPTH) throw new JsonEncodeError('value nested too deep');
     switch (typeof v) {
       case 'string':
         return this.str(v);
       case 'number':
-        if (Number.isFinite(v)) return JSON.stringify(v);
-        return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
+        if (!Number.isFinite(v)) return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
+        // Python writes floats with repr(): 1e-07, not 1e-7; integral values stay ints as in JSON.stringify.
+        if (this.options.pythonStyle && !(Number.isInteger(v) && Math.abs(v) < 1e21)) return pyFloatRepr(v);
+        return JSON.stringify(v);
       case 'bigint':
         return v.toString();
       case 'boolean':
@@ -358,10 +400,22 @@ class Encoder {
         return undefined;
     }
     if (v === null) return 'null';
+    if (this.parents.has(v as object)) throw new JsonEncodeError('value contains a circular reference');
+    this.parents.add(v as object);
+    try {
+      return this.objectValue(v as object, depth);
+    } finally {
+      this.parents.delete(v as object);
+    }
+  }
+
+  private objectValue(v: object, depth: number): string | undefined {
     const tagged = this.options.tagged;
     if (Buffer.isBuffer(v) || v instanceof Uint8Array) {
       if (!tagged) throw new JsonEncodeError('bytes cannot be sent as Celery 5.2 JSON; enable tagged JSON (kombu >= 5.3) or send text');
-      return this.tag('base64', Buffer.from(v).toString('base64'), depth);
+      // As kombu: valid UTF-8 goes as {"__type__": "bytes"} text, anything else as base64.
+      const text = utf8OrNull(v);
+      return text === null ? this.tag('base64', Buffer.from(v).toString('base64'), depth) : this.tag('bytes', text, depth);
     }
     if (v instanceof PyDateTime) return tagged ? this.tag('datetime', v.isoformat(), depth) : this.str(v.toJSON());
     if (v instanceof Date) {
