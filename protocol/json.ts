@@ -125,27 +125,27 @@ export function stringifyJson(value: unknown, options: JsonEncodeOptions = {}): 
  * Values JSON.stringify would silently get wrong: NaN/Infinity (→ null), bytes (→ {"type":"Buffer",…}),
  * Map/Set (→ {}). The exact encoder writes or refuses them as Celery would.
  */
-function needsExactEncoder(v: unknown, depth: number, parents: Set<object> = new Set()): boolean {
+function needsExactEncoder(v: unknown, depth: number): boolean {
   if (typeof v === 'number') return !Number.isFinite(v);
   if (v === null || typeof v !== 'object') return false;
-  if (depth > MAX_DEPTH || parents.has(v)) return true; // too deep or cyclic: the exact encoder reports it
+  // Deep or cyclic values go to the exact encoder, which writes or reports them; this scan stays cheap and
+  // allocation-free because it runs on every result and message on the hot path.
+  if (depth > SCAN_DEPTH) return true;
   if (v instanceof Uint8Array || v instanceof Map || v instanceof Set) return true;
   if (v instanceof Date) return false;
-  parents.add(v);
-  let found = false;
-  const withToJson = v as { toJSON?: () => unknown };
   if (Array.isArray(v)) {
-    for (const item of v) if ((found = needsExactEncoder(item, depth + 1, parents))) break;
-  } else if (typeof withToJson.toJSON === 'function') {
-    found = needsExactEncoder(withToJson.toJSON(), depth + 1, parents);
-  } else {
-    for (const k in v) {
-      if (Object.prototype.hasOwnProperty.call(v, k) && (found = needsExactEncoder((v as Record<string, unknown>)[k], depth + 1, parents))) break;
-    }
+    for (let i = 0; i < v.length; i++) if (needsExactEncoder(v[i], depth + 1)) return true;
+    return false;
   }
-  parents.delete(v);
-  return found;
+  const withToJson = v as { toJSON?: () => unknown };
+  if (typeof withToJson.toJSON === 'function') return needsExactEncoder(withToJson.toJSON(), depth + 1);
+  for (const k in v) {
+    if (Object.prototype.hasOwnProperty.call(v, k) && needsExactEncoder((v as Record<string, unknown>)[k], depth + 1)) return true;
+  }
+  return false;
 }
+
+const SCAN_DEPTH = 64;
 
 /** The bytes as text if they are valid UTF-8 (Python's strict `bytes.decode('utf-8')`), else null. */
 function utf8OrNull(bytes: Uint8Array): string | null {
