@@ -145,7 +145,7 @@ export class Celery implements TaskProducer, SignatureSender {
   // ---- producing --------------------------------------------------------------------------------
 
   AsyncResult<R = unknown>(id: string): AsyncResult<R> {
-    return new AsyncResult<R>(id, this.backend);
+    return new AsyncResult<R>(id, this.backend, () => this.connect());
   }
 
   signature(name: string, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: ApplyOptions & { immutable?: boolean } = {}): Signature {
@@ -169,7 +169,7 @@ export class Celery implements TaskProducer, SignatureSender {
     if (queue) await this.ensureQueue(queue);
     if (this.backend instanceof RpcBackend && !options.ignoreResult) await this.backend.ensureConsuming();
     await this.broker.publish(route, message);
-    return new AsyncResult<R>(String(message.headers.id), this.backend);
+    return new AsyncResult<R>(String(message.headers.id), this.backend, () => this.connect());
   }
 
   /** Declare a task queue once per connection, as Celery's producer does on first publish. */

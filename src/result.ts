@@ -24,10 +24,13 @@ export class AsyncResult<R = unknown> {
   constructor(
     readonly id: string,
     private readonly backend: ResultBackend,
+    /** Connects the app on first use, so a result made from an id alone works. */
+    private readonly connect: () => Promise<void> = async () => undefined,
   ) {}
 
   /** The stored meta, or a PENDING placeholder when nothing is stored yet. */
   async meta(): Promise<ResultMeta> {
+    await this.connect();
     return (await this.backend.get(this.id)) ?? { status: 'PENDING', result: null, traceback: null, children: [], date_done: null, task_id: this.id };
   }
 
@@ -63,8 +66,9 @@ export class AsyncResult<R = unknown> {
   }
 
   /** Remove the stored result. */
-  forget(): Promise<void> {
-    return this.backend.forget(this.id);
+  async forget(): Promise<void> {
+    await this.connect();
+    await this.backend.forget(this.id);
   }
 
   /** Wait for the task to finish and return its value (or throw its error). */
@@ -84,8 +88,8 @@ export class AsyncResult<R = unknown> {
       if (options.timeout !== undefined) {
         timer = setTimeout(() => finish(() => reject(new ResultTimeoutError(`The operation timed out waiting for task ${this.id} (${options.timeout}s)`))), options.timeout * 1000);
       }
-      this.backend
-        .watch(this.id, (meta) => {
+      this.connect()
+        .then(() => this.backend.watch(this.id, (meta) => {
           if (done) return;
           if (!READY_STATES.has(meta.status)) {
             options.onUpdate?.(meta);
@@ -95,7 +99,7 @@ export class AsyncResult<R = unknown> {
             if (PROPAGATE_STATES.has(meta.status) && propagate) reject(toTaskError(meta));
             else resolve(meta.result as R);
           });
-        })
+        }))
         .then((u) => {
           if (done) u();
           else unwatch = u;
@@ -108,6 +112,7 @@ export class AsyncResult<R = unknown> {
   async *updates(): AsyncGenerator<ResultMeta> {
     const queue: ResultMeta[] = [];
     let wake: (() => void) | undefined;
+    await this.connect();
     const unwatch = await this.backend.watch(this.id, (meta) => {
       queue.push(meta);
       wake?.();

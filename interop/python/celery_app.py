@@ -4,6 +4,7 @@ Used to send tasks to a celeriac worker (python -m ... / interop scripts) and as
 sent from Node:  CELERY_BROKER_URL=redis://127.0.0.1:6379/0 CELERY_RESULT_BACKEND=redis://127.0.0.1:6379/0 \
     /usr/bin/python3 -m celery -A celery_app worker -Q celery   (run from interop/python)
 """
+import json
 import os
 import time
 
@@ -22,6 +23,11 @@ app.conf.update(
     enable_utc=True,
     worker_hijack_root_logger=False,
 )
+# The same env convention as celeriac: settings as CELERY_<SETTING> (JSON for dicts).
+if os.environ.get('CELERY_BROKER_TRANSPORT_OPTIONS'):
+    app.conf.broker_transport_options = json.loads(os.environ['CELERY_BROKER_TRANSPORT_OPTIONS'])
+if os.environ.get('CELERY_TASK_ACKS_LATE'):
+    app.conf.task_acks_late = os.environ['CELERY_TASK_ACKS_LATE'].lower() in ('1', 'true', 'yes')
 if os.environ.get('CELERY_TASK_DEFAULT_QUEUE'):
     app.conf.task_default_queue = os.environ['CELERY_TASK_DEFAULT_QUEUE']
 

@@ -34,12 +34,14 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
   );
   return new Promise<number>((resolve) => {
     let signals = 0;
+    let cold = false;
     const onSignal = (sig: NodeJS.Signals): void => {
       signals++;
       if (signals === 1 && sig !== 'SIGQUIT') {
         logger.warning(`worker: Warm shutdown (${sig})`);
-        worker.stop().then(() => resolve(0), () => resolve(1));
+        worker.stop().then(() => resolve(cold ? 1 : 0), () => resolve(1));
       } else {
+        cold = true;
         logger.warning(`worker: Cold shutdown (${sig})`);
         worker.stop({ cold: true }).then(() => resolve(1), () => resolve(1));
       }

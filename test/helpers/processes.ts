@@ -104,6 +104,7 @@ export interface PythonWorkerOptions {
   concurrency?: number;
   pool?: string;
   extraArgs?: string[];
+  env?: Record<string, string>;
 }
 
 /** Start a Python Celery 5 worker on interop/python/celery_app.py; resolves once it logs "ready.". */
@@ -111,7 +112,7 @@ export async function startPythonWorker(o: PythonWorkerOptions): Promise<Proc> {
   const args = ['-m', 'celery', '-A', 'celery_app', 'worker', '-Q', o.queues.join(','), '-c', String(o.concurrency ?? 2), '-P', o.pool ?? 'threads', '-l', 'info', '--without-mingle', '--without-gossip', '-n', `py-${process.pid}-${Date.now()}@%h`, ...(o.extraArgs ?? [])];
   const child = spawn(PYTHON, args, {
     cwd: PY_DIR,
-    env: { ...process.env, CELERY_BROKER_URL: o.broker, CELERY_RESULT_BACKEND: o.backend, PYTHONUNBUFFERED: '1' },
+    env: { ...process.env, CELERY_BROKER_URL: o.broker, CELERY_RESULT_BACKEND: o.backend, PYTHONUNBUFFERED: '1', ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const proc = new Proc(child, 'python-worker');
