@@ -24,7 +24,8 @@ import { NotRegistered, TaskRevokedError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import type { Task } from '../task';
 import { Request } from './request';
-import { runTask, timeLimitsFor, type Outcome, type RetryPlan } from './tracer';
+import { timeLimitsFor, type Outcome, type RetryPlan } from './tracer';
+import { AsyncExecutor, noCanvas, type CanvasHandler, type Executor, type TaskLifecycleListener } from './hooks';
 
 export interface WorkerOptions {
   /** Queue names to consume (default: task_default_queue). */
@@ -35,6 +36,10 @@ export interface WorkerOptions {
   /** Node name, `celery@<host>` by default; `%h`, `%n`, `%d` expand as in Celery. */
   hostname?: string;
   logger?: Logger;
+  /** Runs the tasks (default: on the event loop). */
+  executor?: Executor;
+  /** Canvas handling around results (callbacks, chains, chords, errbacks). */
+  canvas?: CanvasHandler;
 }
 
 /** Expand Celery's node name placeholders: %h = host, %n = name part of host, %d = domain part. */
@@ -63,11 +68,15 @@ export class Worker {
   private readonly pendingWrites = new Set<Promise<unknown>>();
   readonly revoked = new Set<string>();
   private stopping = false;
+  private cold = false;
   private stopped: Promise<void> | undefined;
   private idleWaiters: Array<() => void> = [];
   /** Counts for `inspect stats` and the demo. */
   readonly processed = new Map<string, number>();
   private total = 0;
+  readonly executor: Executor;
+  canvas: CanvasHandler;
+  private readonly listeners: TaskLifecycleListener[] = [];
 
   constructor(
     readonly app: Celery,
@@ -82,6 +91,25 @@ export class Worker {
     this.accept = new Set(conf.acceptContent);
     const names = options.queues && options.queues.length > 0 ? options.queues : [conf.taskDefaultQueue];
     this.queues = names.map((n) => app.queueSpec(n));
+    this.executor = options.executor ?? new AsyncExecutor();
+    this.canvas = options.canvas ?? noCanvas;
+  }
+
+  /** Be told of every task's lifecycle (events, metrics). */
+  addListener(listener: TaskLifecycleListener): void {
+    this.listeners.push(listener);
+  }
+
+  private notify<K extends keyof TaskLifecycleListener>(event: K, ...args: Parameters<NonNullable<TaskLifecycleListener[K]>>): void {
+    for (const l of this.listeners) {
+      const fn = l[event] as ((...a: unknown[]) => void) | undefined;
+      if (!fn) continue;
+      try {
+        fn.apply(l, args);
+      } catch (err) {
+        this.logger.error(`${event} listener failed: ${(err as Error)?.message ?? String(err)}`);
+      }
+    }
   }
 
   /** Tasks completed so far (all outcomes). */
@@ -91,6 +119,7 @@ export class Worker {
 
   async start(): Promise<void> {
     await this.app.connect();
+    await this.executor.start();
     this.consumer = await this.app.broker.consume(this.queues, (d) => this.onDelivery(d), { prefetch: this.prefetchBase });
     this.logger.info(`${this.hostname} ready. Consuming ${this.queues.map((q) => q.name).join(', ')} from ${this.app.broker.displayUrl} (concurrency ${this.concurrency}, prefetch ${this.prefetchBase || 'unlimited'})`);
   }
@@ -121,6 +150,7 @@ export class Worker {
       return;
     }
     if (this.logger.isEnabled('info')) this.logger.info(`Task ${request.label} received`);
+    if (this.listeners.length) this.notify('received', request);
     if (this.discardIfRevoked(request)) return;
     if (request.etaMs !== null && request.etaMs > Date.now()) {
       this.hold(request);
@@ -153,9 +183,10 @@ export class Worker {
       `Received unregistered task of type '${request.name}'. The message has been ignored and discarded. ` +
         `Did you remember to import the module containing this task? Registered: ${[...this.app.tasks.keys()].sort().join(', ') || '(none)'}`,
     );
-    const err = new NotRegistered(request.name);
-    this.track(this.store(request, 'FAILURE', toExceptionInfo(err), null));
+    const info = toExceptionInfo(new NotRegistered(request.name));
+    this.track(this.store(request, 'FAILURE', info, null));
     request.reject(false);
+    if (this.listeners.length) this.notify('failed', request, info, null);
   }
 
   /** Revoked ids and expired messages are discarded with REVOKED stored (Celery: "Discarding revoked task"). */
@@ -163,9 +194,11 @@ export class Worker {
     const expired = request.isExpired();
     if (!expired && !this.revoked.has(request.id)) return false;
     this.logger.info(`Discarding revoked task: ${request.label}${expired ? ' (expired)' : ''}`);
-    this.track(this.store(request, 'REVOKED', toExceptionInfo(new TaskRevokedError(expired ? 'expired' : 'revoked')), null));
+    const reason = expired ? 'expired' : 'revoked';
+    this.track(this.store(request, 'REVOKED', toExceptionInfo(new TaskRevokedError(reason)), null));
     request.ack();
     this.count(request);
+    if (this.listeners.length) this.notify('revoked', request, reason);
     return true;
   }
 
@@ -210,11 +243,16 @@ export class Worker {
     const trackStarted = task.options.trackStarted ?? this.app.conf.taskTrackStarted;
     const info = request.toTaskRequest(this.hostname);
     if (trackStarted) this.track(this.store(request, 'STARTED', { pid: process.pid, hostname: this.hostname }, null));
+    if (this.listeners.length) this.notify('started', request);
     let outcome: Outcome;
     try {
-      outcome = await runTask(task, info, timeLimitsFor(task, info, this.app.conf), {
-        updateState: (state, meta) => this.store(request, state, meta, null),
-      }, abort.signal);
+      outcome = await this.executor.run({
+        task,
+        request: info,
+        limits: timeLimitsFor(task, info, this.app.conf),
+        services: { updateState: (state, meta) => this.store(request, state, meta, null) },
+        signal: abort.signal,
+      });
     } catch (err) {
       outcome = { kind: 'failure', error: err };
     }
@@ -239,8 +277,12 @@ export class Worker {
     switch (outcome.kind) {
       case 'success': {
         if (this.logger.isEnabled('info')) this.logger.info(`Task ${request.label} succeeded in ${runtime.toFixed(6)}s: ${pyRepr(outcome.value)}`);
-        if (!ignoreResult) await this.track(this.store(request, 'SUCCESS', outcome.value, null));
+        // Callbacks and the next chain step go out before the result is stored, so `children` lists them (Celery's order).
+        const children = this.canvas === noCanvas ? [] : await this.canvas.beforeStoreSuccess(request, outcome.value);
+        if (!ignoreResult) await this.track(this.store(request, 'SUCCESS', outcome.value, null, children));
+        if (this.canvas !== noCanvas) await this.canvas.afterStore(request, 'SUCCESS', outcome.value);
         request.ack();
+        if (this.listeners.length) this.notify('succeeded', request, outcome.value, runtime);
         return;
       }
       case 'failure': {
@@ -250,6 +292,11 @@ export class Worker {
         this.logger.error(`Task ${request.label} raised unexpected: ${exceptionRepr(info)}\n${traceback}`);
         const storeErrors = task.options.storeErrorsEvenIfIgnored ?? this.app.conf.taskStoreErrorsEvenIfIgnored;
         if (!ignoreResult || storeErrors) await this.track(this.store(request, 'FAILURE', info, traceback));
+        if (this.canvas !== noCanvas) {
+          await this.canvas.afterStore(request, 'FAILURE', info);
+          await this.canvas.afterFailure(request, info, traceback, outcome.error);
+        }
+        if (this.listeners.length) this.notify('failed', request, info, traceback);
         const ackOnFailure = task.options.acksOnFailureOrTimeout ?? this.app.conf.taskAcksOnFailureOrTimeout;
         if (ackOnFailure || !this.acksLate(task)) request.ack();
         else request.reject(false);
@@ -260,13 +307,16 @@ export class Worker {
         this.logger.info(`Task ${request.label} retry: ${cause.message}`);
         await this.track(this.publishRetry(request, outcome.retry));
         const excInfo = toExceptionInfo(outcome.retry.exc ?? cause);
-        await this.track(this.store(request, 'RETRY', excInfo, formatTraceback(outcome.retry.exc ?? cause, excInfo), [resultTuple(request.id)]));
+        const traceback = formatTraceback(outcome.retry.exc ?? cause, excInfo);
+        await this.track(this.store(request, 'RETRY', excInfo, traceback, [resultTuple(request.id)]));
         request.ack();
+        if (this.listeners.length) this.notify('retried', request, excInfo, traceback);
         return;
       }
       case 'reject':
         this.logger.info(`Task ${request.label} rejected${outcome.requeue ? ' (requeued)' : ''}: ${outcome.reason}`);
         request.reject(outcome.requeue);
+        if (this.listeners.length) this.notify('rejected', request, outcome.requeue);
         return;
       case 'ignore':
         request.ack();
@@ -361,6 +411,7 @@ export class Worker {
     if (this.stopped && !options.cold) return this.stopped;
     if (options.cold) {
       this.stopping = true;
+      this.cold = true;
       for (const { request, abort } of this.active.values()) {
         abort.abort(new Error('cold shutdown'));
         request.reject(true); // no-op for early-acked tasks, as Celery: their messages are gone
@@ -390,6 +441,7 @@ export class Worker {
         this.notifyIdle();
       });
     }
+    await this.executor.stop(this.cold);
     while (this.pendingWrites.size > 0) await Promise.allSettled([...this.pendingWrites]);
     await this.app.close();
     this.logger.info(`${this.hostname} stopped`);
