@@ -17,6 +17,7 @@ const finish = (run: Promise<number>): void => {
 
 const appOptions = {
   app: { alias: 'A', type: 'string', describe: 'tasks module (.ts or .js) defining the Celery app' },
+  config: { type: 'string', describe: 'settings file: JSON, or a .js/.ts module exporting Celery settings' },
   broker: { alias: 'b', type: 'string', describe: 'broker URL (env CELERY_BROKER_URL)' },
   'result-backend': { type: 'string', describe: 'result backend URL (env CELERY_RESULT_BACKEND)' },
   loglevel: { alias: 'l', type: 'string', describe: 'debug, info, warning, error, critical' },

@@ -121,6 +121,7 @@ export class RedisBroker implements Broker {
   readonly visibilityTimeout: number;
   readonly prioritySteps: number[];
   private restoreTimer: NodeJS.Timeout | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
   private readonly restoreInterval: number;
   private readonly ackBatch: string[] = [];
   private ackScheduled = false;
@@ -234,6 +235,15 @@ export class RedisBroker implements Broker {
         this.restoreVisible().catch((err: Error) => this.logger.warning(`restoring unacked messages failed: ${err.message}`));
       }, this.restoreInterval);
       this.restoreTimer.unref();
+      // Go past kombu: keep messages this process still holds (long tasks, ETA holds) visible as ours, so the
+      // visibility timeout only restores messages of workers that are gone (kombu #337, celery #7009).
+      const every = Math.min(300, Math.max(0.25, this.visibilityTimeout / 4)) * 1000;
+      this.renewTimer = setInterval(() => {
+        const tags: string[] = [];
+        for (const c of this.consumers) tags.push(...c.heldTags());
+        this.renew(tags).catch((err: Error) => this.logger.warning(`renewing unacked messages failed: ${err.message}`));
+      }, every);
+      this.renewTimer.unref();
     }
     consumer.start();
     return consumer;
@@ -351,7 +361,9 @@ export class RedisBroker implements Broker {
 
   async close(): Promise<void> {
     if (this.restoreTimer) clearInterval(this.restoreTimer);
+    if (this.renewTimer) clearInterval(this.renewTimer);
     this.restoreTimer = undefined;
+    this.renewTimer = undefined;
     await Promise.all([...this.consumers].map((c) => c.cancel()));
     this.flushAcks();
     if (this.client) await this.client.quit().catch(() => this.client.disconnect());
@@ -386,6 +398,10 @@ class RedisConsumer implements Consumer {
 
   holds(tag: string): boolean {
     return this.inFlight.has(tag);
+  }
+
+  heldTags(): IterableIterator<string> {
+    return this.inFlight.keys();
   }
 
   start(): void {

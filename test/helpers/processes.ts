@@ -142,12 +142,12 @@ export interface PyResult {
 
 /** Run the Python client: send the calls (and wait for them) with real Celery 5; returns its report. */
 export async function pythonClient(
-  env: { broker: string; backend: string },
+  env: { broker: string; backend: string; extra?: Record<string, string> },
   job: { calls: PyCall[]; wait?: boolean; timeout?: number; collect_states?: boolean },
 ): Promise<PyResult[]> {
   const child = spawn(PYTHON, ['client.py'], {
     cwd: PY_DIR,
-    env: { ...process.env, CELERY_BROKER_URL: env.broker, CELERY_RESULT_BACKEND: env.backend },
+    env: { ...process.env, CELERY_BROKER_URL: env.broker, CELERY_RESULT_BACKEND: env.backend, ...env.extra },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const proc = new Proc(child, 'python-client');
