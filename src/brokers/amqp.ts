@@ -92,6 +92,8 @@ interface ConsumerRecord {
   batcher?: AckBatcher;
   tags: string[];
   cancelled: boolean;
+  qosApplied?: number;
+  qosInFlight?: boolean;
 }
 
 export class AmqpBroker implements Broker {
@@ -238,8 +240,7 @@ export class AmqpBroker implements Broker {
     return {
       setPrefetch: (count: number) => {
         record.options.prefetch = count;
-        // global=true: RabbitMQ applies it to the channel, shared by all its consumers, as Celery relies on.
-        record.channel?.prefetch(count, true).catch((err: Error) => this.logger.warning(`prefetch change failed: ${err.message}`));
+        this.applyPrefetch(record);
       },
       cancel: async () => {
         record.cancelled = true;
@@ -250,12 +251,34 @@ export class AmqpBroker implements Broker {
     };
   }
 
+  /**
+   * basic.qos is a round trip; holding thousands of ETA messages would queue thousands of them. Coalesce: at most
+   * one in flight, then apply the latest wanted value (Celery's increment_eventually does the same).
+   */
+  private applyPrefetch(record: ConsumerRecord): void {
+    const ch = record.channel;
+    if (!ch || record.qosInFlight) return;
+    const wanted = record.options.prefetch;
+    if (wanted === record.qosApplied) return;
+    record.qosInFlight = true;
+    // global=true: RabbitMQ applies it to the channel, shared by all its consumers, as Celery relies on.
+    ch.prefetch(wanted, true)
+      .then(() => (record.qosApplied = wanted))
+      .catch((err: Error) => this.logger.warning(`prefetch change failed: ${err.message}`))
+      .finally(() => {
+        record.qosInFlight = false;
+        if (record.channel === ch) this.applyPrefetch(record);
+      });
+  }
+
   private async startConsumer(record: ConsumerRecord): Promise<void> {
     const connection = this.connection;
     if (!connection) throw new Error('not connected to the broker');
     const ch = await connection.createChannel();
     ch.on('error', (err: Error) => this.logger.warning(`consumer channel error: ${err.message}`));
     if (!record.options.noAck) await ch.prefetch(record.options.prefetch, true);
+    record.qosApplied = record.options.prefetch;
+    record.qosInFlight = false;
     const batcher = new AckBatcher(ch);
     record.channel = ch;
     record.batcher = batcher;

@@ -124,6 +124,8 @@ export class RedisBroker implements Broker {
   private renewTimer: NodeJS.Timeout | undefined;
   private readonly restoreInterval: number;
   private readonly ackBatch: string[] = [];
+  /** Requeues under way; close() waits for them so no message is left stranded in "unacked". */
+  private readonly pendingRestores = new Set<Promise<unknown>>();
   private ackScheduled = false;
 
   constructor(
@@ -267,6 +269,14 @@ export class RedisBroker implements Broker {
     pipe.exec().catch((err: Error) => this.logger.error(`ack of ${tags.length} message(s) failed: ${err.message}`));
   }
 
+  /** Reject with requeue (kombu: back to the tail of its queue), tracked until done. */
+  requeue(tag: string): void {
+    const p = this.restore(tag, 'tail')
+      .catch((err: Error) => this.logger.error(`requeue of ${tag} failed: ${err.message}`))
+      .finally(() => this.pendingRestores.delete(p));
+    this.pendingRestores.add(p);
+  }
+
   /** Put an unacked message back on its queue: `tail` (LPUSH, like kombu's reject-requeue) or `head` (RPUSH, restore). */
   async restore(tag: string, end: 'head' | 'tail'): Promise<boolean> {
     const stored = await this.client.hget(this.unackedKey, tag);
@@ -366,6 +376,7 @@ export class RedisBroker implements Broker {
     this.renewTimer = undefined;
     await Promise.all([...this.consumers].map((c) => c.cancel()));
     this.flushAcks();
+    while (this.pendingRestores.size > 0) await Promise.allSettled([...this.pendingRestores]);
     if (this.client) await this.client.quit().catch(() => this.client.disconnect());
   }
 }
@@ -508,9 +519,8 @@ class RedisConsumer implements Consumer {
       },
       reject: (requeue) => {
         if (!settle()) return;
-        if (requeue) {
-          this.broker.restore(tag, 'tail').catch((err: Error) => this.logger.error(`requeue of ${tag} failed: ${err.message}`));
-        } else this.broker.ack(tag);
+        if (requeue) this.broker.requeue(tag);
+        else this.broker.ack(tag);
       },
     };
     this.handler(delivery);
