@@ -89,6 +89,8 @@ export async function connectRedis(url: string, what: string, logger: Logger): P
     enableAutoPipelining: true,
     maxRetriesPerRequest: null,
     connectTimeout: 4000,
+    // CLIENT LIST shows who is who (and lets an operator, or the chaos suite, drop exactly these connections).
+    connectionName: `celeriac:${what.replace(/[^a-z]+/gi, '-').replace(/^-|-$/g, '')}:${process.pid}`,
     retryStrategy(times: number) {
       if (!connected) return null; // the first connect reports its error instead of retrying silently
       if (times === 1) logger.warning(`${what}: connection to ${maskUrl(url)} lost; reconnecting`);
