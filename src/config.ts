@@ -41,6 +41,8 @@ export interface CelerySettings {
   brokerConnectionMaxRetries: number | null;
   brokerConnectionTimeout: number;
   brokerHeartbeat: number;
+  /** celeriac: messages larger than this many bytes are logged and rejected unread (0 = no limit). */
+  workerMaxMessageSize: number;
   /** celeriac: write kombu >= 5.3 tagged JSON (datetime, decimal, uuid, bytes); Celery 5.2 readers would see dicts. */
   jsonTaggedTypes: boolean;
 }
@@ -87,6 +89,7 @@ const SPEC: { [K in keyof CelerySettings]: [Kind, CelerySettings[K]] } = {
   brokerConnectionMaxRetries: ['nnumber', 100],
   brokerConnectionTimeout: ['number', 4],
   brokerHeartbeat: ['number', 120],
+  workerMaxMessageSize: ['number', 64 * 1024 * 1024],
   jsonTaggedTypes: ['boolean', false],
 };
 

@@ -32,8 +32,11 @@ class AckBatcher {
   /** 0 = unsettled, 1 = acked but not yet sent, 2 = settled and sent (ack or reject). */
   private readonly state = new Map<number, 0 | 1 | 2>();
   private scheduled = false;
+  private closed = false;
 
-  constructor(private readonly channel: amqp.Channel) {}
+  constructor(private readonly channel: amqp.Channel) {
+    channel.once('close', () => (this.closed = true));
+  }
 
   track(tag: number): void {
     this.order.push(tag);
@@ -52,11 +55,26 @@ class AckBatcher {
   reject(tag: number, requeue: boolean): void {
     if (this.state.get(tag) !== 0) return;
     this.state.set(tag, 2);
-    this.channel.reject(fakeMessage(tag), requeue);
+    this.send(() => this.channel.reject(fakeMessage(tag), requeue));
+  }
+
+  /** A channel closed under us (connection lost): drop the frame; RabbitMQ redelivers unacked messages anyway. */
+  private send(frame: () => void): void {
+    try {
+      frame();
+    } catch {
+      this.closed = true;
+    }
   }
 
   flush(): void {
     this.scheduled = false;
+    if (this.closed) {
+      this.state.clear();
+      this.order.length = 0;
+      this.head = 0;
+      return;
+    }
     let lastAcked = -1;
     while (this.head < this.order.length) {
       const tag = this.order[this.head];
@@ -66,11 +84,11 @@ class AckBatcher {
       this.state.delete(tag);
       this.head++;
     }
-    if (lastAcked !== -1) this.channel.ack(fakeMessage(lastAcked), true);
+    if (lastAcked !== -1) this.send(() => this.channel.ack(fakeMessage(lastAcked), true));
     // Settled out of order (a slow task ahead of them): ack individually now rather than hold them.
     for (const [tag, s] of this.state) {
       if (s === 1) {
-        this.channel.ack(fakeMessage(tag), false);
+        this.send(() => this.channel.ack(fakeMessage(tag), false));
         this.state.set(tag, 2);
       }
     }
@@ -398,6 +416,17 @@ export class AmqpBroker implements Broker {
     this.closing = true;
     for (const c of this.consumers) c.batcher?.flush();
     this.release();
+    // Closing the channel first makes amqplib write out what it still buffers (a burst of publishes just before
+    // close() would otherwise be dropped with the socket).
+    const publishChannel = this.publishChannel;
+    this.publishChannel = undefined;
+    if (publishChannel) await publishChannel.close().catch(() => undefined);
+    // Same for consumer channels: their last acks must reach RabbitMQ, or a warm shutdown would cause redeliveries.
+    for (const c of this.consumers) {
+      const ch = c.channel;
+      c.channel = undefined;
+      if (ch) await ch.close().catch(() => undefined);
+    }
     const connection = this.connection;
     this.connection = undefined;
     if (connection) await connection.close().catch(() => undefined);

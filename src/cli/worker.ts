@@ -10,6 +10,7 @@ export interface WorkerFlags extends AppFlags {
   prefetchMultiplier?: number;
   timeLimit?: number;
   softTimeLimit?: number;
+  maxMessageSize?: number;
 }
 
 /** Run until a signal stops the worker; resolves with the process exit code. */
@@ -18,6 +19,7 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
   const app = appFromFlags(flags, logger);
   if (flags.timeLimit !== undefined) app.conf.taskTimeLimit = flags.timeLimit;
   if (flags.softTimeLimit !== undefined) app.conf.taskSoftTimeLimit = flags.softTimeLimit;
+  if (flags.maxMessageSize !== undefined) app.conf.workerMaxMessageSize = flags.maxMessageSize;
   const worker = new Worker(app, {
     queues: flags.queues ? flags.queues.split(',').map((q) => q.trim()).filter(Boolean) : undefined,
     concurrency: flags.concurrency,

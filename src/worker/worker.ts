@@ -150,6 +150,12 @@ export class Worker {
       delivery.reject(true);
       return;
     }
+    const limit = this.app.conf.workerMaxMessageSize;
+    if (limit > 0 && delivery.message.body.length > limit) {
+      this.logger.error(`Received a message of ${delivery.message.body.length} bytes on ${delivery.queue}, over the ${limit}-byte limit (--max-message-size); message rejected`);
+      delivery.reject(false);
+      return;
+    }
     let data: TaskRequestData;
     try {
       data = decodeTaskMessage(delivery.message, this.accept);
