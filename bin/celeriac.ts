@@ -40,6 +40,7 @@ void yargs(hideBin(process.argv))
         'prefetch-multiplier': { type: 'number', describe: 'messages prefetched per concurrency slot (default 4)' },
         'time-limit': { type: 'number', describe: 'hard time limit in seconds' },
         'soft-time-limit': { type: 'number', describe: 'soft time limit in seconds' },
+        'max-message-size': { type: 'number', describe: 'reject messages larger than this many bytes (default 64 MiB; 0 = no limit)' },
       }).demandOption('app', 'worker needs -A <tasks module>'),
     (argv) => finish(runWorker(argv)),
   )
