@@ -283,9 +283,9 @@ export class PoolExecutor implements Executor {
     const maxTasks = this.options.maxTasksPerChild;
     const maxMemory = this.options.maxMemoryPerChild;
     if (maxTasks && slot.tasksRun >= maxTasks) {
-      this.replace(slot, 'info', `after ${slot.tasksRun} task(s) (max tasks per child ${maxTasks})`);
+      this.replace(slot, 'info', `it ran ${slot.tasksRun} task(s) (max tasks per child ${maxTasks})`);
     } else if (maxMemory && msg.memoryKiB > maxMemory) {
-      this.replace(slot, 'warning', `: memory ${msg.memoryKiB} KiB exceeds the limit of ${maxMemory} KiB (max memory per child)`);
+      this.replace(slot, 'warning', `memory ${msg.memoryKiB} KiB exceeds ${maxMemory} KiB (max memory per child)`);
     } else {
       this.markIdle(slot);
     }
@@ -296,7 +296,7 @@ export class PoolExecutor implements Executor {
   private replace(slot: Slot, level: 'info' | 'warning', why: string): void {
     slot.state = 'closing';
     this.replacedCount++;
-    this.logger[level](`pool: replacing ${slot.member.label} ${why}`);
+    this.logger[level](`pool: replacing ${slot.member.label}: ${why}`);
     void slot.member.close();
   }
 
