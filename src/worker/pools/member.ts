@@ -45,6 +45,8 @@ export class PoolMember {
   readonly exited: Promise<void>;
   /** Set when the main thread ends it on purpose (time limit, terminate, recycling, shutdown). */
   endedOnPurpose = false;
+  /** What ended a thread that threw (a child process prints its own uncaught errors). */
+  lastError: Error | undefined;
   private readonly thread?: Thread;
   private readonly child?: ChildProcess;
   private isReady = false;
@@ -96,7 +98,7 @@ export class PoolMember {
       this.thread = new Thread(code, { eval: ts, workerData: init, env, execArgv: [] });
       this.label = `thread ${this.thread.threadId}`;
       this.thread.on('message', handleMessage);
-      this.thread.on('error', () => undefined); // an uncaught error ends the thread; 'exit' reports it
+      this.thread.on('error', (err) => (this.lastError = err)); // an uncaught error ends the thread; 'exit' follows
       this.thread.on('exit', (c) => handleExit(c, null));
     } else {
       this.child = fork(file, [], {

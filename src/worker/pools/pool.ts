@@ -90,8 +90,9 @@ export class PoolExecutor implements Executor {
     this.init = { appModule: options.appModule, cwd: options.cwd ?? process.cwd(), brokerUrl: options.brokerUrl, resultBackend: options.resultBackend };
   }
 
-  private get noun(): string {
-    return this.options.kind === 'threads' ? 'thread' : 'process';
+  /** `1 thread`, `3 processes`. */
+  private count(n: number): string {
+    return n === 1 ? `1 ${this.options.kind === 'threads' ? 'thread' : 'process'}` : `${n} ${this.options.kind}`;
   }
 
   /** Start the pool (at least one pool worker, to prove the tasks module loads) and wait until it is ready. */
@@ -198,9 +199,9 @@ export class PoolExecutor implements Executor {
     const n = Math.max(forMin, forBacklog, 0);
     if (n === 0) return;
     if (this.minSize < this.maxSize && forBacklog > 0 && live + n > this.minSize) {
-      this.logger.info(`pool: growing to ${live + n} ${this.noun}${live + n > 1 ? 's' : ''} (${this.queue.length} task(s) waiting)`);
+      this.logger.info(`pool: growing to ${this.count(live + n)} (${this.queue.length} task(s) waiting)`);
     } else {
-      this.logger.debug(`pool: starting ${n} ${this.noun}(s)`);
+      this.logger.debug(`pool: starting ${this.count(n)}`);
     }
     for (let i = 0; i < n; i++) this.spawn();
   }
@@ -215,7 +216,7 @@ export class PoolExecutor implements Executor {
         slot.idleTimer = undefined;
         if (slot.state !== 'idle' || this.liveCount() <= this.minSize || this.stopping) return;
         slot.state = 'closing';
-        this.logger.info(`pool: shrinking to ${this.liveCount()} ${this.noun}(s): ${slot.member.label} idle for ${this.keepalive}s`);
+        this.logger.info(`pool: shrinking to ${this.count(this.liveCount())}: ${slot.member.label} idle for ${this.keepalive}s`);
         void slot.member.close();
       }, this.keepalive * 1000);
       slot.idleTimer.unref();
@@ -341,13 +342,14 @@ export class PoolExecutor implements Executor {
     this.slots.delete(member);
     if (slot.idleTimer) clearTimeout(slot.idleTimer);
     const how = signal ? `signal ${signal}` : `exitcode ${code}`;
+    const why = member.lastError ? `: ${member.lastError.stack ?? member.lastError.message}` : '';
     const pending = slot.job;
     if (pending && !pending.settled) {
-      this.logger.error(`pool: ${member.label} exited prematurely (${how}) while running ${pending.job.task.name}[${pending.job.request.id}]`);
+      this.logger.error(`pool: ${member.label} exited prematurely (${how}) while running ${pending.job.task.name}[${pending.job.request.id}]${why}`);
       this.replacedCount++;
       this.settle(pending, this.workerLost(pending, how));
     } else if (!member.endedOnPurpose && slot.state !== 'starting' && !this.stopping) {
-      this.logger.warning(`pool: ${member.label} exited unexpectedly (${how}); starting a replacement`);
+      this.logger.warning(`pool: ${member.label} exited unexpectedly (${how}); starting a replacement${why}`);
     }
     if (this.stopping) {
       this.markIdleWaiters();
