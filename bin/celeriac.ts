@@ -41,6 +41,10 @@ void yargs(hideBin(process.argv))
         'time-limit': { type: 'number', describe: 'hard time limit in seconds' },
         'soft-time-limit': { type: 'number', describe: 'soft time limit in seconds' },
         'max-message-size': { type: 'number', describe: 'reject messages larger than this many bytes (default 64 MiB; 0 = no limit)' },
+        pool: { alias: 'P', type: 'string', describe: 'async (default: on the event loop), threads or processes (also prefork, solo)' },
+        autoscale: { type: 'string', describe: 'max,min: grow the threads/processes pool under a backlog, shrink it when idle' },
+        'max-tasks-per-child': { type: 'number', describe: 'replace a pool thread/process after this many tasks' },
+        'max-memory-per-child': { type: 'number', describe: 'KiB: replace a pool thread/process after a task that left it above this' },
       }).demandOption('app', 'worker needs -A <tasks module>'),
     (argv) => finish(runWorker(argv)),
   )

@@ -35,6 +35,9 @@ export interface CelerySettings {
   workerPrefetchMultiplier: number;
   workerSendTaskEvents: boolean;
   workerDisableRateLimits: boolean;
+  workerPool: string;
+  workerMaxTasksPerChild: number | null;
+  workerMaxMemoryPerChild: number | null;
   brokerTransportOptions: Record<string, unknown>;
   resultBackendTransportOptions: Record<string, unknown>;
   brokerConnectionRetry: boolean;
@@ -83,6 +86,9 @@ const SPEC: { [K in keyof CelerySettings]: [Kind, CelerySettings[K]] } = {
   workerPrefetchMultiplier: ['number', 4],
   workerSendTaskEvents: ['boolean', false],
   workerDisableRateLimits: ['boolean', false],
+  workerPool: ['string', 'async'],
+  workerMaxTasksPerChild: ['nnumber', null],
+  workerMaxMemoryPerChild: ['nnumber', null],
   brokerTransportOptions: ['json', {}],
   resultBackendTransportOptions: ['json', {}],
   brokerConnectionRetry: ['boolean', true],
