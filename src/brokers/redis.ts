@@ -442,7 +442,10 @@ class RedisConsumer implements Consumer {
   private async run(): Promise<void> {
     while (!this.cancelled) {
       const room = this.capacity();
-      if (room <= 0) {
+      // Fetch in batches: with messages still in hand, wait until half the prefetch window is free rather than
+      // paying a round trip per settled message (but never wait while holding nothing).
+      const lowWater = this.options.noAck || this.options.prefetch === 0 ? 1 : Math.max(1, Math.floor(Math.min(FETCH_BATCH, this.options.prefetch) / 2));
+      if (room <= 0 || (room < lowWater && this.inFlight.size > 0)) {
         await new Promise<void>((resolve) => (this.wake = resolve));
         this.wake = undefined;
         continue;

@@ -26,7 +26,7 @@ import type { Task } from '../task';
 import { Request } from './request';
 import { Admission } from './admission';
 import { timeLimitsFor, type Outcome, type RetryPlan } from './tracer';
-import { AsyncExecutor, noCanvas, type CanvasHandler, type Executor, type TaskLifecycleListener } from './hooks';
+import { AsyncExecutor, noCanvas, TaskCancel, type CanvasHandler, type Executor, type TaskLifecycleListener } from './hooks';
 
 export interface WorkerOptions {
   /** Queue names to consume (default: task_default_queue). */
@@ -62,7 +62,7 @@ export class Worker {
   /** Received and due, waiting for a free slot (prefetched). */
   private readonly ready: Request[] = [];
   /** Running now. */
-  readonly active = new Map<string, { request: Request; abort: AbortController }>();
+  readonly active = new Map<string, { request: Request; abort: TaskCancel }>();
   /** ETA holds and rate limits: decides when a received request may run. */
   readonly admission: Admission;
   /** Result writes and publishes not yet finished; shutdown waits for them. */
@@ -245,7 +245,7 @@ export class Worker {
 
   private async execute(request: Request): Promise<void> {
     const task = this.app.tasks.get(request.name) as Task<never[], unknown>;
-    const abort = new AbortController();
+    const abort = new TaskCancel();
     this.active.set(request.id, { request, abort });
     request.startedAt = Date.now();
     if (!this.acksLate(task)) request.ack(); // early ack: when the pool accepts the job, as Celery
@@ -260,7 +260,10 @@ export class Worker {
         request: info,
         limits: timeLimitsFor(task, info, this.app.conf),
         services: { updateState: (state, meta) => this.store(request, state, meta, null) },
-        signal: abort.signal,
+        cancel: abort,
+        get signal() {
+          return abort.signal;
+        },
       });
     } catch (err) {
       outcome = { kind: 'failure', error: err };
