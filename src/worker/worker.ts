@@ -69,6 +69,9 @@ export class Worker {
   private readonly pendingWrites = new Set<Promise<unknown>>();
   readonly revoked = new Set<string>();
   private stopping = false;
+  /** Tasks whose handler is done but whose result/ack/canvas work is still under way. */
+  private finishing = 0;
+  private readonly maxFinishing: number;
   private cold = false;
   private stopped: Promise<void> | undefined;
   private idleWaiters: Array<() => void> = [];
@@ -89,6 +92,7 @@ export class Worker {
     this.concurrency = Math.max(1, options.concurrency ?? conf.workerConcurrency ?? os.availableParallelism());
     const multiplier = options.prefetchMultiplier ?? conf.workerPrefetchMultiplier;
     this.prefetchBase = multiplier > 0 ? this.concurrency * multiplier : 0;
+    this.maxFinishing = Math.max(100, this.concurrency * 4);
     this.accept = new Set(conf.acceptContent);
     const names = options.queues && options.queues.length > 0 ? options.queues : [conf.taskDefaultQueue];
     this.queues = names.map((n) => app.queueSpec(n));
@@ -232,7 +236,7 @@ export class Worker {
   // ---- running ------------------------------------------------------------------------------------
 
   private pump(): void {
-    while (this.active.size < this.concurrency && this.ready.length > 0) {
+    while (this.active.size < this.concurrency && this.finishing < this.maxFinishing && this.ready.length > 0) {
       const request = this.ready.shift() as Request;
       if (this.discardIfRevoked(request)) continue;
       void this.execute(request);
@@ -270,21 +274,28 @@ export class Worker {
     }
     // A cold shutdown already returned this message to the queue; its late outcome must not be recorded.
     if (!this.active.has(request.id)) return;
-    try {
-      await this.finish(task, request, outcome);
-    } catch (err) {
-      this.logger.error(`Task ${request.label}: handling its outcome failed: ${(err as Error)?.stack ?? String(err)}`);
-      request.ack();
-    } finally {
-      this.active.delete(request.id);
-      this.count(request);
-      this.pump();
-      this.notifyIdle();
-    }
+    const runtime = (Date.now() - request.startedAt) / 1000;
+    // The slot is free as soon as the handler is done: storing the result, acks and canvas steps go on in the
+    // background (bounded by MAX_FINISHING), so a result round trip never idles a concurrency slot.
+    this.active.delete(request.id);
+    this.finishing++;
+    this.pump();
+    void this.track(
+      this.finish(task, request, outcome, runtime)
+        .catch((err: unknown) => {
+          this.logger.error(`Task ${request.label}: handling its outcome failed: ${(err as Error)?.stack ?? String(err)}`);
+          request.ack();
+        })
+        .finally(() => {
+          this.finishing--;
+          this.count(request);
+          this.pump();
+          this.notifyIdle();
+        }),
+    );
   }
 
-  private async finish(task: Task<never[], unknown>, request: Request, outcome: Outcome): Promise<void> {
-    const runtime = (Date.now() - request.startedAt) / 1000;
+  private async finish(task: Task<never[], unknown>, request: Request, outcome: Outcome, runtime: number): Promise<void> {
     const ignoreResult = request.data.ignoreResult || (task.options.ignoreResult ?? this.app.conf.taskIgnoreResult);
     switch (outcome.kind) {
       case 'success': {
@@ -406,7 +417,7 @@ export class Worker {
   }
 
   private notifyIdle(): void {
-    if (this.active.size > 0) return;
+    if (this.active.size > 0 || this.finishing > 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
