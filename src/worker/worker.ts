@@ -26,6 +26,7 @@ import type { Task } from '../task';
 import { Request } from './request';
 import { timeLimitsFor, type Outcome, type RetryPlan } from './tracer';
 import { AsyncExecutor, noCanvas, type CanvasHandler, type Executor, type TaskLifecycleListener } from './hooks';
+import { WorkerCanvas } from './canvas-handler';
 
 export interface WorkerOptions {
   /** Queue names to consume (default: task_default_queue). */
@@ -92,7 +93,7 @@ export class Worker {
     const names = options.queues && options.queues.length > 0 ? options.queues : [conf.taskDefaultQueue];
     this.queues = names.map((n) => app.queueSpec(n));
     this.executor = options.executor ?? new AsyncExecutor();
-    this.canvas = options.canvas ?? noCanvas;
+    this.canvas = options.canvas ?? new WorkerCanvas(app, { hostname: this.hostname, logger: this.logger });
   }
 
   /** Be told of every task's lifecycle (events, metrics). */
