@@ -11,13 +11,14 @@ interop:errors at INTEROP_REDIS_URL.
 import json
 import os
 import sys
+import time
 import uuid
 
 import redis
-from celery import chain, chord, group
+from celery import chain, chord, group, states
 from celery.result import GroupResult
 
-from celery_app import add, app, fail, log_failed, mul, on_error, tsum
+from celery_app import add, app, fail, log_failed, mul, on_error, sleep, tsum
 
 ERRORS_KEY = 'interop:errors'
 errors_redis = redis.Redis.from_url(os.environ.get('INTEROP_REDIS_URL', 'redis://127.0.0.1:6379/0'))
@@ -28,19 +29,38 @@ def recorded_error(task_id):
     return errors_redis.lrem(ERRORS_KEY, 0, task_id) > 0
 
 
+def wait(task_id, t):
+    """The value of a task that another task's completion produces (errbacks, callbacks, a chord body).
+
+    Celery 5.2's pub/sub waiter (AsyncResult.get) can miss a result stored while it subscribes (redis-py does not wait
+    for SUBSCRIBE before the GET), which such results often are; reading the stored state until it is ready cannot.
+    """
+    deadline = time.monotonic() + t
+    while True:
+        meta = app.backend.get_task_meta(task_id, cache=False)
+        if meta['status'] in states.READY_STATES:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError('The operation timed out.')
+        time.sleep(0.05)
+    if meta['status'] in states.PROPAGATE_STATES:
+        raise app.backend.exception_to_python(meta['result'])
+    return meta['result']
+
+
 def describe(exc):
     return {'exc_class': type(exc).__name__, 'exc_module': type(exc).__module__, 'exc_str': str(exc)}
 
 
 def case_chain(a, b, t):
     r = chain(add.s(1, 2).set(queue=a), add.s(3).set(queue=b), mul.s(10).set(queue=a)).apply_async()
-    value = r.get(timeout=t)
+    value = wait(r.id, t)
     return value, {'parent': r.parent.get(timeout=t), 'root': r.parent.parent.get(timeout=t)}
 
 
 def case_chain_immutable(a, b, t):
     r = chain(add.s(1, 2).set(queue=a), add.si(5, 5).set(queue=b)).apply_async()
-    return r.get(timeout=t), {'first': r.parent.get(timeout=t)}
+    return wait(r.id, t), {'first': r.parent.get(timeout=t)}
 
 
 def case_group(a, b, t):
@@ -48,7 +68,8 @@ def case_group(a, b, t):
     value = r.get(timeout=t)
     r.save()
     restored = GroupResult.restore(r.id, app=app)
-    extra = {'completed': r.completed_count(), 'ready': r.ready(), 'restored': restored.get(timeout=t),
+    # (GroupResult.get on a group that finished earlier can hang in Celery 5.2's client; read the members instead.)
+    extra = {'completed': r.completed_count(), 'ready': r.ready(), 'restored': [wait(x.id, t) for x in restored.results],
              'restored_ids_match': [x.id for x in restored.results] == [x.id for x in r.results]}
     restored.delete()
     return value, extra
@@ -56,7 +77,7 @@ def case_group(a, b, t):
 
 def case_chord(a, b, t):
     r = chord([add.s(1, 1).set(queue=a), add.s(2, 2).set(queue=b), add.s(3, 3).set(queue=a)], tsum.s().set(queue=b)).apply_async()
-    return r.get(timeout=t), {'header': r.parent.get(timeout=t)}
+    return wait(r.id, t), {'header': [wait(x.id, t) for x in r.parent.results]}
 
 
 def case_chord_failing_header(a, b, t):
@@ -68,23 +89,24 @@ def case_chord_failing_header(a, b, t):
     failing_id = r.parent.results[1].id
     try:
         # The body's own stored result is the ChordError (a result without parents waits for the body itself) ...
-        app.AsyncResult(r.id).get(timeout=t)
+        wait(r.id, t)
         raise AssertionError('the chord body should have failed')
     except AssertionError:
         raise
     except Exception as exc:
         info = describe(exc)
         info['exc_str'] = info['exc_str'].replace(failing_id, '<id>')
+    # Errbacks run in order and the new-style one inline, so once the old-style one is done both have run.
+    old_style = wait(log_id, t)
     try:
-        # ... while r.get() re-raises the failed header task's error through r.parent.
+        # ... while r.get() re-raises the failed header task's error through r.parent. (Last: Celery 5.2's client
+        # may lose later results after raising a parent's error from inside its wait.)
         r.get(timeout=t)
         raise AssertionError('the chord body should have failed')
     except AssertionError:
         raise
     except Exception as exc:
         via_parent = describe(exc)
-    # Errbacks run in order and the new-style one inline, so once the old-style one is done both have run.
-    old_style = app.AsyncResult(log_id).get(timeout=t)
     extra = {'state': r.state, 'via_parent': via_parent, 'new_style_errback_ran': recorded_error(r.id),
              'old_style_errback_got_body_id': old_style == r.id, 'header_states': [x.state for x in r.parent.results]}
     return info, extra
@@ -92,8 +114,8 @@ def case_chord_failing_header(a, b, t):
 
 def case_link(a, b, t):
     r = add.apply_async((1, 2), link=mul.s(10).set(queue=b), queue=a)
-    value = r.get(timeout=t)
-    return value, {'callback': r.children[0].get(timeout=t)}
+    value = wait(r.id, t)
+    return value, {'callback': wait(r.children[0].id, t)}
 
 
 def case_link_error_new(a, b, t):
@@ -107,7 +129,7 @@ def case_link_error_new(a, b, t):
         raise
     except Exception as exc:
         info = describe(exc)
-    app.AsyncResult(log_id).get(timeout=t)
+    wait(log_id, t)
     return info, {'errback_ran': recorded_error(r.id)}
 
 
@@ -121,7 +143,7 @@ def case_link_error_old(a, b, t):
         raise
     except Exception as exc:
         info = describe(exc)
-    return info, {'errback_got_failed_id': app.AsyncResult(log_id).get(timeout=t) == r.id}
+    return info, {'errback_got_failed_id': wait(log_id, t) == r.id}
 
 
 def case_chunks(a, b, t):
@@ -143,44 +165,53 @@ def case_accumulate(a, b, t):
     return r.get(timeout=t), {'all': whole.get(timeout=t)}
 
 
+def case_chord_last_on_b(a, b, t):
+    # The header task on qb finishes last, so that side's worker counts last and applies the body.
+    slow = sleep.s(0.3).set(queue=b)
+    r = chord([add.s(1, 1).set(queue=a), slow], tsum.s().set(queue=a)).apply_async()
+    value = wait(r.id, t)
+    slow_id = r.parent.results[1].id
+    return value, {'body_applied_by_last': app.AsyncResult(r.id)._get_task_meta().get('parent_id') == slow_id}
+
+
 def case_chord_unlock(a, b, t):
     header = group(add.s(1, 1).set(queue=a), add.s(2, 2).set(queue=b)).apply_async()
     body = tsum.s().set(queue=b)
     body_result = body.freeze()
     app.tasks['celery.chord_unlock'].apply_async(
         (header.id, body), {'interval': 0.2, 'result': [x.as_tuple() for x in header.results]}, queue=a)
-    return body_result.get(timeout=t), {}
+    return wait(body_result.id, t), {}
 
 
 def case_chain_in_chord_in_chain(a, b, t):
     # chain | group | task: Celery makes the group and the task a chord inside the chain.
     r = chain(add.s(1, 1).set(queue=a), group(add.s(10).set(queue=b), add.s(20).set(queue=a)), tsum.s().set(queue=b)).apply_async()
-    return r.get(timeout=t), {}
+    return wait(r.id, t), {}
 
 
 def case_chord_in_chain_with_tail(a, b, t):
     inner = chord([add.s(10).set(queue=b), add.s(20).set(queue=a)], tsum.s().set(queue=b))
     r = chain(add.s(1, 1).set(queue=a), inner, mul.s(2).set(queue=a)).apply_async()
-    return r.get(timeout=t), {}
+    return wait(r.id, t), {}
 
 
 def case_group_of_chains(a, b, t):
     r = group(chain(add.s(1, 1).set(queue=a), mul.s(2).set(queue=b)), chain(add.s(2, 2).set(queue=b), mul.s(3).set(queue=a))).apply_async()
-    return r.get(timeout=t), {}
+    return [wait(x.id, t) for x in r.results], {}
 
 
 def case_chord_of_chains(a, b, t):
     r = chord([chain(add.s(1, 1).set(queue=a), mul.s(2).set(queue=b)), chain(add.s(2, 2).set(queue=b), mul.s(3).set(queue=a))],
               tsum.s().set(queue=a)).apply_async()
-    return r.get(timeout=t), {}
+    return wait(r.id, t), {}
 
 
 def case_chain_failure(a, b, t):
     # A failing middle step fails the steps after it too (Celery marks the rest of the chain FAILURE).
     r = chain(add.s(1, 1).set(queue=a), fail.si('mid').set(queue=b), add.s(1).set(queue=a)).apply_async()
     try:
-        # A result without parents waits for the last step's own stored state.
-        app.AsyncResult(r.id).get(timeout=t)
+        # The last step's own stored state (its parents would raise first).
+        wait(r.id, t)
         raise AssertionError('should have failed')
     except AssertionError:
         raise
