@@ -196,7 +196,9 @@ export class Worker {
     if (!expired && !this.revoked.has(request.id)) return false;
     this.logger.info(`Discarding revoked task: ${request.label}${expired ? ' (expired)' : ''}`);
     const reason = expired ? 'expired' : 'revoked';
-    this.track(this.store(request, 'REVOKED', toExceptionInfo(new TaskRevokedError(reason)), null));
+    const info = toExceptionInfo(new TaskRevokedError(reason));
+    // As Celery's mark_as_revoked: a revoked chord member still counts, so the chord fails instead of waiting forever.
+    this.track(this.store(request, 'REVOKED', info, null).then(() => this.canvas.afterStore(request, 'REVOKED', info)));
     request.ack();
     this.count(request);
     if (this.listeners.length) this.notify('revoked', request, reason);

@@ -195,6 +195,14 @@ describe('chord', () => {
     expect(await (await chord([group(add.s(1, 1), add.s(2, 2)), add.s(3, 3)], tsum.s()).applyAsync()).get(T)).toBe(12);
   });
 
+  test('a revoked header task counts too: the body fails with ChordError instead of waiting forever', async () => {
+    const revokedId = uniqueName('revoked');
+    worker.revoked.add(revokedId);
+    const r = await chord([add.s(1, 1), add.s(2, 2).set({ taskId: revokedId })], tsum.s()).applyAsync();
+    await expect(r.get(T)).rejects.toMatchObject({ excType: 'ChordError', message: `Dependency ${revokedId} raised TaskRevokedError('revoked')` });
+    expect((await meta(revokedId)).status).toBe('REVOKED');
+  });
+
   test('an empty header applies the body at once with []', async () => {
     const r = await chord([], tsum.s()).applyAsync();
     expect(await r.get(T)).toBe(0);
