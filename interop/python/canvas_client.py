@@ -195,6 +195,12 @@ def case_chord_in_chain_with_tail(a, b, t):
     return wait(r.id, t), {}
 
 
+def case_chain_ending_in_group(a, b, t):
+    # The group is the chain's last step: the worker applies it as a group (its result is the group's).
+    r = chain(add.s(1, 1).set(queue=a), group(add.s(1).set(queue=b), add.s(2).set(queue=a))).apply_async()
+    return [wait(x.id, t) for x in r.results], {'group_id_kept': isinstance(r, GroupResult)}
+
+
 def case_group_of_chains(a, b, t):
     r = group(chain(add.s(1, 1).set(queue=a), mul.s(2).set(queue=b)), chain(add.s(2, 2).set(queue=b), mul.s(3).set(queue=a))).apply_async()
     return [wait(x.id, t) for x in r.results], {}

@@ -36,6 +36,7 @@ const EXPECTED: Record<string, { value: unknown; extra: Record<string, unknown> 
   chord_unlock: { value: 6, extra: {} },
   chain_in_chord_in_chain: { value: 34, extra: {} },
   chord_in_chain_with_tail: { value: 68, extra: {} },
+  chain_ending_in_group: { value: [3, 4], extra: { group_id_kept: true } },
   group_of_chains: { value: [4, 12], extra: {} },
   chord_of_chains: { value: 16, extra: {} },
   chain_failure: { value: { exc_class: 'ValueError', exc_module: 'builtins', exc_str: 'mid' }, extra: { first: 2, last_state: 'FAILURE' } },

@@ -192,6 +192,7 @@ describe('chord', () => {
     expect(await (await chain(add.s(1, 1), group(add.s(10), add.s(20)), tsum.s()).applyAsync()).get(T)).toBe(34);
     expect(await (await chain(add.s(1, 1), chord([add.s(10), add.s(20)], tsum.s()), mul.s(2)).applyAsync()).get(T)).toBe(68);
     expect(await (await group(chain(add.s(1, 1), mul.s(2)), chain(add.s(2, 2), mul.s(3))).applyAsync()).get(T)).toEqual([4, 12]);
+    expect(await (await chain(add.s(1, 1), group(add.s(1), add.s(2))).applyAsync()).get(T)).toEqual([3, 4]);
     expect(await (await chord([group(add.s(1, 1), add.s(2, 2)), add.s(3, 3)], tsum.s()).applyAsync()).get(T)).toBe(12);
   });
 
