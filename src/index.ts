@@ -1,7 +1,7 @@
 // celeriac's public API: the Celery app, tasks, results, canvas, worker, errors, and the wire protocol helpers.
 
 export { Celery, createBroker, type CeleryOptions } from './app';
-export { Task, type TaskOptions, type TaskContext, type TaskRequest, type TaskHandler, type ApplyOptions, type RetryOptions, type SignatureLike } from './task';
+export { Task, type TaskOptions, type TaskContext, type TaskRequest, type TaskHandler, type ApplyOptions, type RetryOptions, type SignatureLike, type ArgsTail } from './task';
 export type { ParamSpec } from './params';
 export { AsyncResult, type GetOptions } from './result';
 export {
