@@ -19,6 +19,14 @@ export function withParent<T>(parent: ParentTask, fn: () => Promise<T>): Promise
   return current.run(parent, fn);
 }
 
+/**
+ * Run `fn` outside any parent: what it schedules (a broker's delivery callbacks, timers) must not carry the parent
+ * into unrelated work, such as the next task a worker runs.
+ */
+export function outsideParent<T>(fn: () => T): T {
+  return current.exit(fn);
+}
+
 /** The task whose canvas is being applied, if any. */
 export function currentParent(): ParentTask | undefined {
   return current.getStore();

@@ -8,7 +8,7 @@ import type { CelerySettings } from '../config';
 import type { Logger } from '../log';
 import type { AsyncResult } from '../result';
 import type { ApplyOptions, Task } from '../task';
-import { currentParent } from './context';
+import { currentParent, outsideParent } from './context';
 import { resultFor, TaskNode, type ResultNode } from './results';
 import { fromWireOptions, toWireOptions } from './options';
 
@@ -198,7 +198,7 @@ export async function sendTaskNode(app: CanvasApp, name: string, args: readonly 
     if (task.options.priority !== undefined) opts.priority ??= task.options.priority;
     if (task.options.ignoreResult) opts.ignore_result ??= true;
   }
-  const result = await app.sendTask(name, args, kwargs, fromWireOptions(opts));
+  const result = await outsideParent(() => app.sendTask(name, args, kwargs, fromWireOptions(opts)));
   const node = new TaskNode(result.id);
   if (addToParent && parent) parent.children.push(node);
   return node;

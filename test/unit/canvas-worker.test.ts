@@ -3,6 +3,7 @@
 
 import { decodeTaskMessage, type ResultMeta, type TaskRequestData, type WireMessage } from '../../protocol';
 import { Celery, Worker, ValueError, chain, chord, group, GroupResult, MemoryBackend, TaskError, type Route, type TaskRequest } from '../../src';
+import { currentParent } from '../../src/canvas';
 import { uniqueName } from '../helpers/env';
 
 interface ErrbackCall {
@@ -35,6 +36,10 @@ let undeclared = deferred<unknown[]>();
 app.task('tasks.on_error_undeclared', (request: TaskRequest, exc: unknown, traceback: string | null) => {
   undeclared.resolve([request.id, exc, traceback]);
 });
+
+// What a running task sees as the canvas parent: nothing, since only the worker's own canvas code sets one.
+app.task('tasks.parent_seen', { params: ['value'] }, () => currentParent()?.id ?? null);
+app.task('tasks.add_late', { params: ['x', 'y'], acksLate: true }, (x: number, y: number) => x + y);
 
 const sent: TaskRequestData[] = [];
 let watchers: Array<{ match: (m: TaskRequestData) => boolean; resolve: (m: TaskRequestData) => void }> = [];
@@ -103,6 +108,14 @@ describe('callbacks and errbacks', () => {
     const [[[cbId]]] = (await meta(r.id)).children as [[[string, null], null]];
     expect(await app.AsyncResult(cbId).get(T)).toBe(30);
     expect(message(cbId)).toMatchObject({ args: [3, 10], parentId: r.id, rootId: r.id, group: null });
+  });
+
+  test('a callback runs as its own task: the parent context used to send it does not leak into it', async () => {
+    // acksLate: the broker is idle when the callback is published, so its delivery is scheduled right then.
+    const r = await app.signature('tasks.add_late', [1, 1]).link(app.signature('tasks.parent_seen')).applyAsync();
+    await r.get(T);
+    const [[[cbId]]] = (await meta(r.id)).children as [[[string, null], null]];
+    expect(await app.AsyncResult(cbId).get(T)).toBeNull();
   });
 
   test('several callbacks are applied as one group', async () => {
