@@ -129,7 +129,7 @@ describe('Node-built canvases publish what Python publishes', () => {
 });
 
 describe('chord and group keys are written as Python writes them', () => {
-  const trace = loadFixture<{ commands: Array<{ cmd: string; args: unknown[] }> }>('redis_backend/chord_and_group_keys_trace.json');
+  const trace = loadFixture<{ commands: Array<{ cmd: string; args: unknown[] }> }>('redis_backend/_chord_and_group_keys_trace.json');
 
   test('the .j member `[1, "<tid>", "<STATE>", <result>]` is byte for byte Python\'s json.dumps', () => {
     const zadds = trace.commands.filter((c) => c.cmd === 'ZADD').map((c) => c.args[2] as { raw: string; parsed: [number, string, string, unknown] });
