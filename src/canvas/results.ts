@@ -1,9 +1,9 @@
 // Results of canvases: the result tree a canvas produces (a task's result with its parent, a group's results), its
 // tuple form as Celery stores it in `children` and group keys, and GroupResult (get, counts, save/restore).
 
-import { parseJson, PROPAGATE_STATES, READY_STATES, stringifyJson, type ResultTuple } from '../../protocol';
+import { parseJson, stringifyJson, type ResultTuple } from '../../protocol';
 import type { ResultBackend } from '../backends/backend';
-import { AsyncResult, toTaskError } from '../result';
+import { AsyncResult } from '../result';
 import { ResultTimeoutError } from '../errors';
 
 /** What a result needs from the app. */
@@ -201,6 +201,3 @@ function groupBackend(backend: ResultBackend): GroupStore {
   }
   return b as GroupStore;
 }
-
-/** The meta states that mean "done" and "raise", re-exported for the join code. */
-export { PROPAGATE_STATES, READY_STATES, toTaskError };

@@ -115,6 +115,7 @@ export async function chordErrorFromStack(app: Celery, callback: AnySignature, e
     timelimit: [null, null],
     deliveryInfo: { exchange: '', routingKey: '', priority: 0, redelivered: false },
     headers: {},
+    // No message: this request is made from the body signature, as Celery's fake request is.
     message: undefined as never,
   };
   let failure = exc;
