@@ -27,6 +27,7 @@ import { Request } from './request';
 import { Admission } from './admission';
 import { timeLimitsFor, type Outcome, type RetryPlan } from './tracer';
 import { AsyncExecutor, noCanvas, TaskCancel, type CanvasHandler, type Executor, type TaskLifecycleListener } from './hooks';
+import { WorkerCanvas } from './canvas-handler';
 
 export interface WorkerOptions {
   /** Queue names to consume (default: task_default_queue). */
@@ -115,7 +116,7 @@ export class Worker {
       republish: (request) => this.republish(request),
     });
     this.executor = options.executor ?? new AsyncExecutor();
-    this.canvas = options.canvas ?? noCanvas;
+    this.canvas = options.canvas ?? new WorkerCanvas(app, { hostname: this.hostname, logger: this.logger });
   }
 
   /** Be told of every task's lifecycle (events, metrics). */
@@ -219,7 +220,9 @@ export class Worker {
     if (!expired && !this.revoked.has(request.id)) return false;
     this.logger.info(`Discarding revoked task: ${request.label}${expired ? ' (expired)' : ''}`);
     const reason = expired ? 'expired' : 'revoked';
-    this.track(this.store(request, 'REVOKED', toExceptionInfo(new TaskRevokedError(reason)), null));
+    const info = toExceptionInfo(new TaskRevokedError(reason));
+    // As Celery's mark_as_revoked: a revoked chord member still counts, so the chord fails instead of waiting forever.
+    this.track(this.store(request, 'REVOKED', info, null).then(() => this.canvas.afterStore(request, 'REVOKED', info)));
     request.ack();
     this.count(request);
     if (this.listeners.length) this.notify('revoked', request, reason);
