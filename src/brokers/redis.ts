@@ -12,6 +12,8 @@ import { BrokerConnectionError } from '../errors';
 import type { Broker, ConsumeOptions, Consumer, Delivery, DeliveryHandler, QueueSpec, Route } from './broker';
 
 const SEP = '\x06\x16';
+/** The tag as the fetch script finds it (same pattern), to settle messages that fail to decode. */
+const TAG_PATTERN = /"delivery_tag":\s*"([\w-]+)"/;
 const DEFAULT_PRIORITY_STEPS = [0, 3, 6, 9];
 const FETCH_BATCH = 200;
 
@@ -514,9 +516,12 @@ class RedisConsumer implements Consumer {
     try {
       decoded = decodeEnvelope(raw);
     } catch (err) {
-      // Not an envelope we can settle: the fetch left it out of "unacked", so logging is all that remains.
       const reason = err instanceof DecodeError ? err.message : String(err);
       this.logger.error(`Discarding unreadable message from queue ${queue}: ${reason}: ${raw.slice(0, 200)}`);
+      // The fetch script may still have found a tag and recorded the message in "unacked": settle that record, or
+      // the visibility timeout would bring the same broken message back forever.
+      const tag = TAG_PATTERN.exec(raw)?.[1];
+      if (tag && !this.options.noAck) this.broker.ack(tag);
       return;
     }
     const tag = decoded.deliveryTag;
