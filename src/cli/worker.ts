@@ -1,7 +1,9 @@
 // `celeriac worker`: start a worker on the app's tasks, handle SIGTERM/SIGINT as Celery (warm, then cold).
 
-import { Worker } from '../worker/worker';
+import { expandHostname, Worker } from '../worker/worker';
+import { WorkerOps } from '../ops';
 import { appFromFlags, loggerFromFlags, type AppFlags } from './common';
+import { nodeFormat } from './nodename';
 
 export interface WorkerFlags extends AppFlags {
   queues?: string;
@@ -10,10 +12,19 @@ export interface WorkerFlags extends AppFlags {
   prefetchMultiplier?: number;
   timeLimit?: number;
   softTimeLimit?: number;
+  /** -E: send task events. */
+  taskEvents?: boolean;
+  withoutHeartbeat?: boolean;
+  heartbeatInterval?: number;
+  statedb?: string;
+  metricsPort?: number;
+  metricsHost?: string;
 }
 
 /** Run until a signal stops the worker; resolves with the process exit code. */
 export async function runWorker(flags: WorkerFlags): Promise<number> {
+  const nodename = expandHostname(flags.hostname);
+  if (flags.logfile) flags = { ...flags, logfile: nodeFormat(flags.logfile, nodename) };
   const logger = loggerFromFlags(flags);
   const app = appFromFlags(flags, logger);
   if (flags.timeLimit !== undefined) app.conf.taskTimeLimit = flags.timeLimit;
@@ -25,27 +36,50 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
     hostname: flags.hostname,
     logger,
   });
+  let remoteShutdown: () => void = () => undefined;
+  const ops = new WorkerOps(worker, {
+    taskEvents: flags.taskEvents || app.conf.workerSendTaskEvents,
+    heartbeat: !flags.withoutHeartbeat,
+    heartbeatInterval: flags.heartbeatInterval,
+    statedb: flags.statedb ? nodeFormat(flags.statedb, nodename) : undefined,
+    metricsPort: flags.metricsPort,
+    metricsHost: flags.metricsHost,
+    prefetchMultiplier: flags.prefetchMultiplier ?? app.conf.workerPrefetchMultiplier,
+    logger,
+    onShutdown: () => remoteShutdown(),
+  });
+  ops.attach();
   await worker.start();
+  await ops.start();
   process.stdout.write(
     `celeriac ${worker.hostname} v${version()}\n` +
       `- transport: ${app.broker.displayUrl}\n- results:   ${app.conf.resultBackend ? app.conf.resultBackend.replace(/:\/\/[^:/@]*:[^@]*@/, '://**@') : 'disabled'}\n` +
       `- concurrency: ${worker.concurrency} (async)\n- queues: ${worker.queues.map((q) => q.name).join(', ')}\n` +
-      `- tasks: ${[...app.tasks.keys()].sort().join(', ')}\n${worker.hostname} ready.\n`,
+      `- tasks: ${[...app.tasks.keys()].sort().join(', ')}\n` +
+      (ops.metricsPort !== undefined ? `- metrics: http://${flags.metricsHost ?? '0.0.0.0'}:${ops.metricsPort}/metrics\n` : '') +
+      `${worker.hostname} ready.\n`,
   );
   return new Promise<number>((resolve) => {
     let signals = 0;
     let cold = false;
-    const onSignal = (sig: NodeJS.Signals): void => {
+    let closing: Promise<void> | undefined;
+    const done = (code: number): void => {
+      closing ??= ops.stop().catch(() => undefined);
+      void closing.then(() => resolve(code));
+    };
+    const onSignal = (sig: NodeJS.Signals | 'remote shutdown'): void => {
       signals++;
+      ops.stopping();
       if (signals === 1 && sig !== 'SIGQUIT') {
         logger.warning(`worker: Warm shutdown (${sig})`);
-        worker.stop().then(() => resolve(cold ? 1 : 0), () => resolve(1));
+        worker.stop().then(() => done(cold ? 1 : 0), () => done(1));
       } else {
         cold = true;
         logger.warning(`worker: Cold shutdown (${sig})`);
-        worker.stop({ cold: true }).then(() => resolve(1), () => resolve(1));
+        worker.stop({ cold: true }).then(() => done(1), () => done(1));
       }
     };
+    remoteShutdown = () => onSignal('remote shutdown');
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     process.on('SIGQUIT', onSignal);

@@ -26,6 +26,7 @@ import type { Task } from '../task';
 import { Request } from './request';
 import { timeLimitsFor, type Outcome, type RetryPlan } from './tracer';
 import { AsyncExecutor, noCanvas, type CanvasHandler, type Executor, type TaskLifecycleListener } from './hooks';
+import { LimitedSet } from '../control/limited-set';
 
 export interface WorkerOptions {
   /** Queue names to consume (default: task_default_queue). */
@@ -66,7 +67,8 @@ export class Worker {
   private readonly scheduled = new Map<Request, NodeJS.Timeout>();
   /** Result writes and publishes not yet finished; shutdown waits for them. */
   private readonly pendingWrites = new Set<Promise<unknown>>();
-  readonly revoked = new Set<string>();
+  /** Revoked task ids (Celery's LimitedSet: 50000 ids, 3 hours each), filled by remote control and --statedb. */
+  readonly revoked = new LimitedSet(50000, 10800);
   private stopping = false;
   private cold = false;
   private stopped: Promise<void> | undefined;
@@ -259,7 +261,8 @@ export class Worker {
     // A cold shutdown already returned this message to the queue; its late outcome must not be recorded.
     if (!this.active.has(request.id)) return;
     try {
-      await this.finish(task, request, outcome);
+      if (abort.signal.reason instanceof TaskRevokedError) await this.finishTerminated(request);
+      else await this.finish(task, request, outcome);
     } catch (err) {
       this.logger.error(`Task ${request.label}: handling its outcome failed: ${(err as Error)?.stack ?? String(err)}`);
       request.ack();
@@ -427,6 +430,7 @@ export class Worker {
   }
 
   private async shutdown(): Promise<void> {
+    for (const name of [...this.extraConsumers.keys()]) await this.cancelConsumer(name);
     await this.consumer?.cancel();
     for (const [request, timer] of this.scheduled) {
       clearTimeout(timer);
@@ -445,6 +449,47 @@ export class Worker {
     while (this.pendingWrites.size > 0) await Promise.allSettled([...this.pendingWrites]);
     await this.app.close();
     this.logger.info(`${this.hostname} stopped`);
+  }
+
+  // ---- remote control: revoke --terminate, add_consumer, cancel_consumer ----------------------------
+
+  /** `revoke --terminate` ended a running task: REVOKED ["terminated"] and task-revoked, as Celery's Request.terminate. */
+  private async finishTerminated(request: Request): Promise<void> {
+    this.logger.info(`Task ${request.label} terminated (revoked)`);
+    await this.track(this.store(request, 'REVOKED', toExceptionInfo(new TaskRevokedError('terminated')), null));
+    request.ack();
+    if (this.listeners.length) this.notify('revoked', request, 'terminated');
+  }
+
+  /** Consumers started by add_consumer, by queue name. */
+  private readonly extraConsumers = new Map<string, Consumer>();
+
+  /** Start consuming one more queue (Celery's add_task_queue); false if it is consumed already. */
+  async addConsumer(queue: QueueSpec): Promise<boolean> {
+    if (this.stopping || this.queues.some((q) => q.name === queue.name)) return false;
+    this.queues.push(queue);
+    this.extraConsumers.set(queue.name, await this.app.broker.consume([queue], (d) => this.onDelivery(d), { prefetch: this.prefetchBase }));
+    return true;
+  }
+
+  /** Stop consuming a queue (Celery's cancel_task_queue); messages already received still run. */
+  async cancelConsumer(name: string): Promise<boolean> {
+    const i = this.queues.findIndex((q) => q.name === name);
+    if (i === -1) return false;
+    this.queues.splice(i, 1);
+    const extra = this.extraConsumers.get(name);
+    this.extraConsumers.delete(name);
+    if (extra) {
+      await extra.cancel();
+      return true;
+    }
+    // One of the start queues: restart the main consumer on the others.
+    const old = this.consumer;
+    this.consumer = undefined;
+    await old?.cancel();
+    const rest = this.queues.filter((q) => !this.extraConsumers.has(q.name));
+    if (rest.length > 0 && !this.stopping) this.consumer = await this.app.broker.consume(rest, (d) => this.onDelivery(d), { prefetch: this.prefetchBase });
+    return true;
   }
 }
 
