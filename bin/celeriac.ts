@@ -123,6 +123,7 @@ void yargs(hideBin(process.argv))
     (y) =>
       y.options({
         ...appOptions,
+        logfile: { type: 'string', describe: 'append log lines to this file instead of stderr' },
         queues: { alias: 'Q', type: 'string', describe: 'comma-separated queues (default: celery)' },
         'exclude-queues': { alias: 'X', type: 'string', describe: 'comma-separated queues to leave alone' },
         force: { alias: 'f', type: 'boolean', default: false, describe: 'do not ask for confirmation' },

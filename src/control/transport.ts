@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { decodeEnvelope, encodeEnvelope, stringifyJson, type WireMessage } from '../../protocol';
 import { createBroker } from '../app';
 import { AmqpBroker } from '../brokers/amqp';
-import type { Consumer, QueueSpec } from '../brokers/broker';
+import type { Broker, Consumer, QueueSpec } from '../brokers/broker';
 import { connectRedis, RedisBroker } from '../brokers/redis';
 import type { CelerySettings } from '../config';
 import { silentLogger, type Logger } from '../log';
@@ -68,6 +68,13 @@ export function jsonMessage(body: unknown, headers: Record<string, unknown>, del
 export function redisDb(url: string): number {
   const m = /^rediss?:\/\/[^/]*\/(\d+)/i.exec(url);
   return m ? Number(m[1]) : 0;
+}
+
+/** Broadcasts over a broker that is already connected (a client's task-sent events); never close() it. */
+export function broadcastOver(broker: Broker, conf: CelerySettings, logger: Logger = silentLogger): BroadcastTransport | null {
+  if (broker instanceof AmqpBroker) return new AmqpBroadcast(broker, logger);
+  if (broker instanceof RedisBroker) return new RedisBroadcast(broker, splitUrls(conf.brokerUrl)[0] ?? conf.brokerUrl, conf, logger);
+  return null;
 }
 
 /** The broadcast transport for the app's broker URL, or null for `memory://` (no events or remote control there). */
