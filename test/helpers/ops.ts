@@ -5,6 +5,9 @@ import { spawn } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseJson } from '../../protocol';
+import { resolveSettings } from '../../src/config';
+import { createBroadcastTransport } from '../../src/control/transport';
+import { EventDispatcher } from '../../src/events/dispatcher';
 import { PYTHON, ROOT, uniqueName } from './env';
 import { Proc } from './processes';
 
@@ -57,11 +60,12 @@ def dump(obj):
     print(json.dumps(obj, default=str), flush=True)
 
 def on_event(event):
+    original = dict(event)
     state.event(event)
     mine = event.get('hostname') == node or (event.get('type') == 'task-sent' and event.get('queue') == queue)
     if not mine:
         return
-    dump({'event': event})
+    dump({'event': original})
     if event['type'] == 'worker-heartbeat':
         w = state.workers.get(node)
         dump({'alive': bool(w and w.alive), 'active': w.active if w else None, 'processed': w.processed if w else None})
@@ -77,8 +81,7 @@ def on_event(event):
 with app.connection() as conn:
     receiver = app.events.Receiver(conn, handlers={'*': on_event})
     try:
-        # wakeup: broadcast the 'heartbeat' control command once consuming, so a heartbeat proves we listen
-        receiver.capture(limit=None, timeout=120, wakeup=True)
+        receiver.capture(limit=None, timeout=120, wakeup=False)
     except socket.timeout:
         pass
 `;
@@ -95,4 +98,27 @@ export function jsonLines(text: string): Array<Record<string, unknown>> {
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/**
+ * Resolve once the receiver demonstrably listens: publish an `ops-probe` event as `hostname` (again every 250 ms,
+ * as a retry, since a Redis subscriber only subscribes when it first polls) until the receiver prints it.
+ */
+export async function untilListening(broker: string, receiver: Proc, hostname: string): Promise<void> {
+  const transport = createBroadcastTransport(resolveSettings({ brokerUrl: broker }, {}));
+  if (!transport) throw new Error(`no events on ${broker}`);
+  await transport.connect();
+  const dispatcher = new EventDispatcher(transport, { hostname });
+  const seen = receiver.waitFor(/"type": "ops-probe"/, 60000);
+  let done = false;
+  void seen.then(() => (done = true), () => (done = true));
+  try {
+    while (!done) {
+      await dispatcher.send('ops-probe');
+      await Promise.race([seen.catch(() => undefined), new Promise((r) => setTimeout(r, 250))]);
+    }
+    await seen;
+  } finally {
+    await transport.close();
+  }
 }
