@@ -89,7 +89,7 @@ export function createBroadcastTransport(conf: CelerySettings, logger: Logger = 
 class AmqpBroadcast implements BroadcastTransport {
   readonly kind = 'amqp' as const;
   /** One declare per exchange; every publish awaits the same promise, so publishes keep their order. */
-  private readonly declared = new Map<string, { type: 'fanout' | 'topic' | 'direct'; durable: boolean; done: Promise<void> }>();
+  private readonly declared = new Map<string, Promise<void>>();
 
   constructor(
     private readonly broker: AmqpBroker,
@@ -110,13 +110,13 @@ class AmqpBroadcast implements BroadcastTransport {
   }
 
   private declare(exchange: string, type: 'fanout' | 'topic' | 'direct', durable: boolean): Promise<void> {
-    let d = this.declared.get(exchange);
-    if (!d) {
-      d = { type, durable, done: this.broker.declareExchange(exchange, type, durable) };
-      d.done.catch(() => this.declared.delete(exchange));
-      this.declared.set(exchange, d);
+    let p = this.declared.get(exchange);
+    if (!p) {
+      p = this.broker.declareExchange(exchange, type, durable);
+      p.catch(() => this.declared.delete(exchange));
+      this.declared.set(exchange, p);
     }
-    return d.done;
+    return p;
   }
 
   async broadcast(exchange: string, exchangeType: 'fanout' | 'topic', durable: boolean, routingKey: string, message: WireMessage): Promise<void> {
@@ -179,16 +179,8 @@ class AmqpBroadcast implements BroadcastTransport {
     );
   }
 
-  async close(): Promise<void> {
-    // amqplib can send Connection.Close ahead of publishes still queued on a channel, and RabbitMQ then drops
-    // them (the last worker-offline). A declare is a round trip on the publish channel: once it answers, every
-    // earlier publish on that channel has reached the broker.
-    const last = [...this.declared.entries()].pop();
-    if (last) {
-      const [name, d] = last;
-      await d.done.then(() => this.broker.declareExchange(name, d.type, d.durable)).catch(() => undefined);
-    }
-    await this.broker.close();
+  close(): Promise<void> {
+    return this.broker.close();
   }
 }
 
