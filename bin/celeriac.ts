@@ -78,6 +78,7 @@ void yargs(hideBin(process.argv))
         priority: { type: 'number' },
         wait: { type: 'boolean', default: false, describe: 'wait for the result and print it (JSON) on the last line' },
         timeout: { type: 'number', describe: 'seconds to wait with --wait' },
+        progress: { type: 'boolean', describe: 'with --wait: a progress bar while the task reports PROGRESS (default: on a terminal)' },
       }),
     (argv) => finish(runCall({ ...argv, task: argv.task as string })),
   )
