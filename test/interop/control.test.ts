@@ -8,8 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Celery } from '../../src';
-import { AMQP_URL, describeWith, REDIS_URL, uniqueName } from '../helpers/env';
-import { celeriacCli, pythonClient, pythonSnippet, startCeleriacWorker, type Proc } from '../helpers/processes';
+import { spawn } from 'node:child_process';
+import { AMQP_URL, describeWith, PYTHON, REDIS_URL, ROOT, uniqueName } from '../helpers/env';
+import { celeriacCli, Proc as ProcClass, pythonClient, pythonSnippet, startCeleriacWorker, type Proc } from '../helpers/processes';
 import { celeryCli, celeryJson, uniqueNode } from '../helpers/ops';
 
 const BROKERS: Array<[string, string]> = [
@@ -144,6 +145,25 @@ describeWith(['redis', 'amqp', 'python'], 'remote control with Python celery ins
       const nobody = await celeriacCli(['inspect', 'ping', '-d', 'nobody@nowhere', '-t', '0.5'], cliEnv);
       expect(nobody.code).toBe(69);
       expect(nobody.stderr).toContain('No nodes replied within time constraint');
+    });
+
+    test('a Python worker starting with mingle gets the revoked ids from the celeriac worker (hello)', async () => {
+      const id = randomUUID();
+      await celeryJson(broker, 'control', ['revoke', id], node.name);
+      const py = uniqueNode('ops-py');
+      const child = spawn(PYTHON, ['-m', 'celery', '-A', 'celery_app', 'worker', '-Q', uniqueName('ctl-py'), '-n', py.arg, '-P', 'solo', '-l', 'info', '--without-gossip', '--without-heartbeat'], {
+        cwd: path.join(ROOT, 'interop', 'python'),
+        env: { ...process.env, CELERY_BROKER_URL: broker, CELERY_RESULT_BACKEND: REDIS_URL, PYTHONUNBUFFERED: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const pyWorker = new ProcClass(child, 'python-worker-mingle');
+      try {
+        await pyWorker.waitFor(/mingle: sync complete/, 60000);
+        await worker.waitFor(new RegExp(`sync with ${py.name.replace(/[.]/g, '\\.')}`));
+        expect(await celeryJson(broker, 'inspect', ['revoked'], py.name)).toEqual(expect.arrayContaining([id]));
+      } finally {
+        await pyWorker.stop('SIGTERM');
+      }
     });
 
     test('revoked ids survive a restart with --statedb; celery control shutdown stops the worker (warm)', async () => {
