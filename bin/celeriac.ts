@@ -53,13 +53,13 @@ void yargs(hideBin(process.argv))
     (y) =>
       y.options({
         ...appOptions,
+        ...workerOpsOptions,
         queues: { alias: 'Q', type: 'string', describe: 'comma-separated queues to consume (default: celery)' },
         concurrency: { alias: 'c', type: 'number', describe: 'tasks run at once (default: number of CPUs)' },
         hostname: { alias: 'n', type: 'string', describe: 'node name, e.g. worker1@%h' },
         'prefetch-multiplier': { type: 'number', describe: 'messages prefetched per concurrency slot (default 4)' },
         'time-limit': { type: 'number', describe: 'hard time limit in seconds' },
         'soft-time-limit': { type: 'number', describe: 'soft time limit in seconds' },
-        ...workerOpsOptions,
       }).demandOption('app', 'worker needs -A <tasks module>'),
     (argv) => finish(runWorker(argv)),
   )

@@ -2,7 +2,7 @@
 // the demo and the benchmark. Run them with `npx celeriac worker -A interop/tasks.ts`.
 
 import { setTimeout as sleepMs } from 'node:timers/promises';
-import { Celery, PythonError, Reject, SoftTimeLimitExceeded, ValueError } from 'celeriac';
+import { Celery, PythonError, SoftTimeLimitExceeded, ValueError } from 'celeriac';
 
 export const app = new Celery({
   // CELERY_BROKER_URL / CELERY_RESULT_BACKEND (or the CLI's -b / --result-backend) override these.
@@ -80,9 +80,4 @@ export const burn = app.task('tasks.burn', { params: ['ms'] }, (ms: number) => {
   let x = 0;
   while (performance.now() < until) x = (x * 31 + 7) % 1000003;
   return x >= 0 ? ms : ms;
-});
-
-/** Rejects its own message (Celery's `raise Reject(reason, requeue=False)`): no result, a task-rejected event. */
-export const reject = app.task('tasks.reject', { params: ['reason'] }, (reason: string): never => {
-  throw new Reject(reason, false);
 });

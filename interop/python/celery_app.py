@@ -91,9 +91,3 @@ def burn(ms):
     while time.perf_counter() < until:
         x = (x * 31 + 7) % 1000003
     return ms
-
-
-@app.task(name='tasks.reject')
-def reject(reason):
-    from celery.exceptions import Reject
-    raise Reject(reason, requeue=False)

@@ -2,8 +2,8 @@
 
 import { expandHostname, Worker } from '../worker/worker';
 import { WorkerOps } from '../ops';
-import { appFromFlags, loggerFromFlags, type AppFlags } from './common';
 import { nodeFormat } from './nodename';
+import { appFromFlags, loggerFromFlags, type AppFlags } from './common';
 
 export interface WorkerFlags extends AppFlags {
   queues?: string;
@@ -51,13 +51,12 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
   ops.attach();
   await worker.start();
   await ops.start();
+  if (ops.metricsPort !== undefined) process.stdout.write(`- metrics: http://${flags.metricsHost ?? '0.0.0.0'}:${ops.metricsPort}/metrics\n`);
   process.stdout.write(
     `celeriac ${worker.hostname} v${version()}\n` +
       `- transport: ${app.broker.displayUrl}\n- results:   ${app.conf.resultBackend ? app.conf.resultBackend.replace(/:\/\/[^:/@]*:[^@]*@/, '://**@') : 'disabled'}\n` +
       `- concurrency: ${worker.concurrency} (async)\n- queues: ${worker.queues.map((q) => q.name).join(', ')}\n` +
-      `- tasks: ${[...app.tasks.keys()].sort().join(', ')}\n` +
-      (ops.metricsPort !== undefined ? `- metrics: http://${flags.metricsHost ?? '0.0.0.0'}:${ops.metricsPort}/metrics\n` : '') +
-      `${worker.hostname} ready.\n`,
+      `- tasks: ${[...app.tasks.keys()].sort().join(', ')}\n${worker.hostname} ready.\n`,
   );
   return new Promise<number>((resolve) => {
     let signals = 0;

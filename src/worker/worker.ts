@@ -22,11 +22,11 @@ import type { Celery } from '../app';
 import type { Consumer, Delivery, QueueSpec } from '../brokers/broker';
 import { NotRegistered, TaskRevokedError } from '../errors';
 import { silentLogger, type Logger } from '../log';
+import { LimitedSet } from '../control/limited-set';
 import type { Task } from '../task';
 import { Request } from './request';
 import { timeLimitsFor, type Outcome, type RetryPlan } from './tracer';
 import { AsyncExecutor, noCanvas, type CanvasHandler, type Executor, type TaskLifecycleListener } from './hooks';
-import { LimitedSet } from '../control/limited-set';
 
 export interface WorkerOptions {
   /** Queue names to consume (default: task_default_queue). */

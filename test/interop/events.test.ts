@@ -46,7 +46,7 @@ describeWith(['redis', 'amqp', 'python'], 'events read by Python EventReceiver a
     let worker: Proc | undefined;
     try {
       await untilListening(broker, receiver, node.name);
-      worker = await startCeleriacWorker({ broker, backend: REDIS_URL, queues: [queue], concurrency: 2, extraArgs: ['-E', '-n', node.arg] });
+      worker = await startCeleriacWorker({ broker, backend: REDIS_URL, queues: [queue], concurrency: 2, tasksModule: 'interop/ops-tasks.ts', extraArgs: ['-E', '-n', node.arg] });
       await receiver.waitFor(/"type": "worker-online"/);
       // Python's Control.heartbeat(): one extra worker-heartbeat with freq 5.
       await pythonSnippet(`from celery_app import app\napp.control.heartbeat(destination=[${JSON.stringify(node.name)}])`, { CELERY_BROKER_URL: broker });
