@@ -63,7 +63,6 @@ export class WorkerOps {
   attach(): void {
     const o = this.options;
     this.worker.addListener(this.tracker);
-    this.worker.addListener({ revoked: (request) => this.terminations.delete(request.id) });
     if (o.statedb) {
       this.statedb = new StateDb(o.statedb, this.worker.revoked, this.clock, this.logger);
       const n = this.statedb.load();
@@ -106,6 +105,8 @@ export class WorkerOps {
     });
     if (!wantEvents) dispatcher.enabled = false;
     this.worker.addListener(this.events);
+    // After the events listener, which reads the signal number for task-revoked.
+    this.worker.addListener({ revoked: (request) => this.terminations.delete(request.id) });
     if (o.remoteControl !== false) {
       const ctx: ControlContext = {
         app,

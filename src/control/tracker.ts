@@ -36,9 +36,12 @@ export class RequestTracker implements TaskLifecycleListener {
     this.waiting.delete(request.id);
   }
 
-  /** Drop requests the worker let go without a notification (returned to the queue on shutdown). */
+  /**
+   * Drop requests the worker let go of without a notification: settled before they started (returned to the queue
+   * on shutdown, or re-published for a far-future ETA). A request that runs is settled only after it started.
+   */
   private prune(): void {
-    for (const [id, r] of this.waiting) if (r.isSettled && !r.acknowledged && r.startedAt === 0) this.waiting.delete(id);
+    for (const [id, r] of this.waiting) if (r.isSettled && r.startedAt === 0) this.waiting.delete(id);
   }
 
   /** Held until a future ETA. */
