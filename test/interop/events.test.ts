@@ -82,7 +82,7 @@ describeWith(['redis', 'amqp', 'python'], 'events read by Python EventReceiver a
       await pythonClient(env, { wait: true, timeout: 20, calls: [{ task: 'tasks.add', args: [0, 0], options: { queue, task_id: revokedId } }] });
       const [sleeper] = await pythonClient(env, { wait: false, calls: [{ task: 'tasks.sleep', args: [60], options: { queue } }] });
       await receiver.waitFor(new RegExp(`"uuid": "${sleeper.id}"[^\\n]*"type": "task-started"`));
-      await celeryCli(broker, ['control', 'terminate', 'SIGTERM', sleeper.id, '-d', node.name, '-t', '5']);
+      await celeryCli(broker, ['control', 'terminate', 'SIGKILL', sleeper.id, '-d', node.name, '-t', '5']);
       await receiver.waitFor(new RegExp(`"uuid": "${sleeper.id}"[^\\n]*"type": "task-revoked"`));
 
       // disable_events: no task events for the next task; enable_events: they come back.
@@ -150,7 +150,7 @@ describeWith(['redis', 'amqp', 'python'], 'events read by Python EventReceiver a
       const revoked = byType('task-revoked', revokedId)[0];
       expect(Object.keys(revoked).filter((k) => k !== 'local_received').sort()).toEqual(goldenKeys('task-revoked'));
       expect(revoked).toMatchObject({ terminated: false, signum: null, expired: false });
-      expect(byType('task-revoked', sleeper.id)[0]).toMatchObject({ terminated: true, signum: 15, expired: false });
+      expect(byType('task-revoked', sleeper.id)[0]).toMatchObject({ terminated: true, signum: 9, expired: false });
 
       expect(events.filter((e) => e.uuid === quiet.id && e.hostname === node.name)).toEqual([]);
 
