@@ -177,19 +177,22 @@ describeWith(['redis', 'amqp', 'python'], 'events read by Python EventReceiver a
   });
 });
 
-describeWith(['redis'], 'celeriac events', () => {
-  test('the live view shows the worker, tasks/s and per-task counts; --dump prints each event', async () => {
+describeWith(['redis', 'amqp', 'python'], 'celeriac events', () => {
+  test.each([
+    ['redis', REDIS_URL],
+    ['amqp', AMQP_URL],
+  ])('on %s: the live view shows the worker, tasks/s and per-task counts; --dump prints each event', async (_name, broker) => {
     const queue = uniqueName('evview');
     const node = uniqueNode('ops-view');
-    const worker = await startCeleriacWorker({ broker: REDIS_URL, backend: REDIS_URL, queues: [queue], extraArgs: ['-E', '-n', node.arg, '--heartbeat-interval', '0.5'] });
+    const worker = await startCeleriacWorker({ broker, backend: REDIS_URL, queues: [queue], extraArgs: ['-E', '-n', node.arg, '--heartbeat-interval', '0.5'] });
     const cli = path.join(ROOT, 'dist', 'bin', 'celeriac.js');
-    const start = (args: string[]): Proc => new ProcClass(spawn(process.execPath, [cli, 'events', ...args], { cwd: ROOT, env: { ...process.env, CELERY_BROKER_URL: REDIS_URL }, stdio: ['ignore', 'pipe', 'pipe'] }), 'celeriac-events');
+    const start = (args: string[]): Proc => new ProcClass(spawn(process.execPath, [cli, 'events', ...args], { cwd: ROOT, env: { ...process.env, CELERY_BROKER_URL: broker }, stdio: ['ignore', 'pipe', 'pipe'] }), 'celeriac-events');
     const view = start(['--freq', '0.5']);
     const dump = start(['--dump']);
     try {
       await view.waitFor(new RegExp(`ONLINE  ${node.name.replace(/[.]/g, '\\.')}`));
       await dump.waitFor(/listening on/);
-      const [res] = await pythonClient({ broker: REDIS_URL, backend: REDIS_URL }, { wait: true, timeout: 20, calls: [{ task: 'tasks.add', args: [1, 2], options: { queue } }, { task: 'tasks.add', args: [3, 4], options: { queue } }] });
+      const [res] = await pythonClient({ broker, backend: REDIS_URL }, { wait: true, timeout: 20, calls: [{ task: 'tasks.add', args: [1, 2], options: { queue } }, { task: 'tasks.add', args: [3, 4], options: { queue } }] });
       expect(res.ok).toBe(true);
       await view.waitFor(/tasks\.add\s+2\s+2\s+2\s+0/);
       await dump.waitFor(new RegExp(`${node.name.replace(/[.]/g, '\\.')} \\[[^\\]]+\\] task-succeeded: uuid=${res.id}, result=3, runtime=`));
