@@ -370,9 +370,6 @@ export class AmqpBroker implements Broker {
     for (const c of this.consumers) c.batcher?.flush();
     this.release();
     const connection = this.connection;
-    // Close the publish channel first: amqplib can send Connection.Close ahead of publishes still queued on a
-    // channel, and RabbitMQ drops those; a channel close is answered only after its earlier publishes.
-    await this.publishChannel?.close().catch(() => undefined);
     this.connection = undefined;
     if (connection) await connection.close().catch(() => undefined);
   }
