@@ -20,6 +20,7 @@ const finish = (run: Promise<number>): void => {
 
 const appOptions = {
   app: { alias: 'A', type: 'string', describe: 'tasks module (.ts or .js) defining the Celery app' },
+  config: { type: 'string', describe: 'settings file: JSON, or a .js/.ts module exporting Celery settings' },
   broker: { alias: 'b', type: 'string', describe: 'broker URL (env CELERY_BROKER_URL)' },
   'result-backend': { type: 'string', describe: 'result backend URL (env CELERY_RESULT_BACKEND)' },
   loglevel: { alias: 'l', type: 'string', describe: 'debug, info, warning, error, critical' },
@@ -60,6 +61,11 @@ void yargs(hideBin(process.argv))
         'prefetch-multiplier': { type: 'number', describe: 'messages prefetched per concurrency slot (default 4)' },
         'time-limit': { type: 'number', describe: 'hard time limit in seconds' },
         'soft-time-limit': { type: 'number', describe: 'soft time limit in seconds' },
+        'max-message-size': { type: 'number', describe: 'reject messages larger than this many bytes (default 64 MiB; 0 = no limit)' },
+        pool: { alias: 'P', type: 'string', describe: 'async (default: on the event loop), threads or processes (also prefork, solo)' },
+        autoscale: { type: 'string', describe: 'max,min: grow the threads/processes pool under a backlog, shrink it when idle' },
+        'max-tasks-per-child': { type: 'number', describe: 'replace a pool thread/process after this many tasks' },
+        'max-memory-per-child': { type: 'number', describe: 'KiB: replace a pool thread/process after a task that left it above this' },
       }).demandOption('app', 'worker needs -A <tasks module>'),
     (argv) => finish(runWorker(argv)),
   )

@@ -54,8 +54,11 @@ export const progress = app.task('tasks.progress', { params: ['steps'] }, async 
   return steps;
 });
 
-export const flaky = app.task('tasks.flaky', { params: ['failures'], maxRetries: 5 }, function (failures: number) {
-  if (this.request.retries < failures) this.retry({ countdown: 0.1, exc: new ValueError(`failure ${this.request.retries + 1} of ${failures}`) });
+/** Retries itself (countdown 0.1 s) until it has retried `failures` times; `retry_queue` sends the retries elsewhere. */
+export const flaky = app.task('tasks.flaky', { params: ['failures', { name: 'retry_queue', default: null }], maxRetries: 5 }, function (failures: number, retryQueue: string | null) {
+  if (this.request.retries < failures) {
+    this.retry({ countdown: 0.1, exc: new ValueError(`failure ${this.request.retries + 1} of ${failures}`), queue: retryQueue ?? undefined });
+  }
   return this.request.retries;
 });
 

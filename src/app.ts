@@ -66,12 +66,26 @@ export class Celery implements TaskProducer, SignatureSender {
   private connecting: Promise<void> | undefined;
   private readonly declaredQueues = new Set<string>();
 
+  private readonly codeConfig: Record<string, unknown>;
+  private readonly env: NodeJS.ProcessEnv;
+
   constructor(options: CeleryOptions = {}) {
     const config: Record<string, unknown> = { ...(options.config ?? {}) };
     if (options.broker !== undefined) config.brokerUrl = options.broker;
     if (options.backend !== undefined) config.resultBackend = options.backend;
-    this.conf = resolveSettings(config, options.env ?? process.env);
+    this.codeConfig = config;
+    this.env = options.env ?? process.env;
+    this.conf = resolveSettings(config, this.env);
     this.logger = options.logger ?? silentLogger;
+  }
+
+  /**
+   * Apply settings from an object (Celery's `config_from_object`), e.g. a parsed config file: they override the
+   * app's code settings; `CELERY_*` env vars still win. Call before the app connects.
+   */
+  configFromObject(settings: Record<string, unknown>): void {
+    Object.assign(this.codeConfig, settings);
+    Object.assign(this.conf, resolveSettings(this.codeConfig, this.env));
   }
 
   // ---- task registry ----------------------------------------------------------------------------

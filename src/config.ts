@@ -35,12 +35,17 @@ export interface CelerySettings {
   workerPrefetchMultiplier: number;
   workerSendTaskEvents: boolean;
   workerDisableRateLimits: boolean;
+  workerPool: string;
+  workerMaxTasksPerChild: number | null;
+  workerMaxMemoryPerChild: number | null;
   brokerTransportOptions: Record<string, unknown>;
   resultBackendTransportOptions: Record<string, unknown>;
   brokerConnectionRetry: boolean;
   brokerConnectionMaxRetries: number | null;
   brokerConnectionTimeout: number;
   brokerHeartbeat: number;
+  /** celeriac: messages larger than this many bytes are logged and rejected unread (0 = no limit). */
+  workerMaxMessageSize: number;
   /** celeriac: write kombu >= 5.3 tagged JSON (datetime, decimal, uuid, bytes); Celery 5.2 readers would see dicts. */
   jsonTaggedTypes: boolean;
 }
@@ -81,12 +86,16 @@ const SPEC: { [K in keyof CelerySettings]: [Kind, CelerySettings[K]] } = {
   workerPrefetchMultiplier: ['number', 4],
   workerSendTaskEvents: ['boolean', false],
   workerDisableRateLimits: ['boolean', false],
+  workerPool: ['string', 'async'],
+  workerMaxTasksPerChild: ['nnumber', null],
+  workerMaxMemoryPerChild: ['nnumber', null],
   brokerTransportOptions: ['json', {}],
   resultBackendTransportOptions: ['json', {}],
   brokerConnectionRetry: ['boolean', true],
   brokerConnectionMaxRetries: ['nnumber', 100],
   brokerConnectionTimeout: ['number', 4],
   brokerHeartbeat: ['number', 120],
+  workerMaxMessageSize: ['number', 64 * 1024 * 1024],
   jsonTaggedTypes: ['boolean', false],
 };
 

@@ -70,10 +70,11 @@ export class TaskRevokedError extends PythonError {
   }
 }
 
-/** billiard's SoftTimeLimitExceeded: raised into cooperative task code when the soft limit passes. */
+/** billiard's SoftTimeLimitExceeded: the reason of the task's AbortSignal when its soft limit passes. */
 export class SoftTimeLimitExceeded extends PythonError {
-  constructor(seconds: number) {
-    super('SoftTimeLimitExceeded', [`SoftTimeLimitExceeded(${seconds},)`], 'billiard.exceptions');
+  constructor(readonly seconds: number) {
+    super('SoftTimeLimitExceeded', [], 'billiard.exceptions'); // billiard raises it with no arguments
+    this.message = `soft time limit (${seconds}s) exceeded`;
   }
 }
 

@@ -6,6 +6,7 @@ export type { ParamSpec } from './params';
 export { AsyncResult, type GetOptions } from './result';
 export { Signature } from './canvas';
 export { Worker, expandHostname, type WorkerOptions } from './worker/worker';
+export { createExecutor, ExecutorRouter, PoolExecutor, parseAutoscale, parsePoolName, type ExecutorSettings, type PoolName, type PoolStats } from './worker/pools';
 export { resolveSettings, snakeName, camelName, ConfigurationError, type CelerySettings } from './config';
 export { createLogger, parseLogLevel, silentLogger, type Logger, type LogLevel } from './log';
 export { maskUrl } from './url';

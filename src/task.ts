@@ -34,6 +34,8 @@ export interface TaskOptions {
   softTimeLimit?: number | null;
   /** `'10/s'`, `'100/m'`, `'1000/h'`. */
   rateLimit?: string | null;
+  /** celeriac: where the task runs when the worker's pool differs, e.g. `'threads'` for CPU-bound work (see -P). */
+  pool?: 'async' | 'threads' | 'processes';
 }
 
 /** What a running task knows about its message (Celery's `self.request`). */

@@ -57,11 +57,9 @@ export async function redisProducer(url: string, batch = 500): Promise<BareProdu
       }
       for (let i = 0; i < tasks.length; i += batch) {
         const envelopes = tasks.slice(i, i + batch).map((t) => redisEnvelope(t, queue));
-        // One LPUSH per message (as kombu), sent as one pipeline per batch.
-        const pipe = client.pipeline();
-        for (const e of envelopes) pipe.lpush(queue, e);
+        // kombu sends one LPUSH per message; a multi-value LPUSH leaves the list in the same order, for less work.
         const previous = last; // keep two batches in flight: build the next while Redis takes this one
-        last = pipe.exec();
+        last = client.lpush(queue, ...envelopes);
         await previous;
       }
     },

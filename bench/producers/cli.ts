@@ -1,7 +1,9 @@
 // Producer-rate client (child process): one warm-up task, then --n tasks.add; prints {"startMs","endMs","sent"}.
 // --producer celeriac: app.sendTask in a loop with at most --inflight pending; bare: the bare producer (ceiling).
 
+import * as amqp from 'amqplib';
 import { Celery } from 'celeriac';
+import { Redis } from 'ioredis';
 import { ADD, makeTasks } from '../lib/celery-format';
 import { bareProducer } from './bare';
 
@@ -11,7 +13,29 @@ function arg(name: string): string {
   return process.argv[i + 1];
 }
 
-async function celeriac(broker: string, backend: string, queue: string, n: number, inflight: number): Promise<[number, number]> {
+/** Poll the queue (own connection) until it holds `expected` messages, 30 s at most. */
+async function waitQueued(broker: string, queue: string, expected: number): Promise<void> {
+  const redis = /^rediss?:/.test(broker) ? new Redis(broker) : undefined;
+  const conn = redis ? undefined : await amqp.connect(broker);
+  const ch = conn ? await conn.createChannel() : undefined;
+  try {
+    for (const until = Date.now() + 30000; Date.now() < until; ) {
+      const len = redis ? await redis.llen(queue) : (await (ch as amqp.Channel).checkQueue(queue)).messageCount;
+      if (len >= expected) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    await redis?.quit();
+    await conn?.close();
+  }
+}
+
+/**
+ * `guard`: wait until the broker holds every message before app.close(). Closing straight after the last sendTask
+ * resolved lost messages on AMQP (celeriac's close does not flush amqplib's channel buffer); the harness checks that
+ * separately (guard off) and reports it, and times the runs with the guard on.
+ */
+async function celeriac(broker: string, backend: string, queue: string, n: number, inflight: number, guard: boolean): Promise<[number, number]> {
   const app = new Celery({ broker, backend });
   await app.sendTask('tasks.add', [0, 1], {}, { queue });
   const start = Date.now();
@@ -23,6 +47,7 @@ async function celeriac(broker: string, backend: string, queue: string, n: numbe
   }
   await Promise.all(pending);
   const end = Date.now();
+  if (guard) await waitQueued(broker, queue, n + 1);
   await app.close();
   return [start, end];
 }
@@ -42,7 +67,7 @@ async function bare(broker: string, queue: string, n: number): Promise<[number, 
 async function main(): Promise<void> {
   const n = Number(arg('n'));
   const which = arg('producer');
-  const [startMs, endMs] = which === 'celeriac' ? await celeriac(arg('broker'), arg('backend'), arg('queue'), n, Number(arg('inflight'))) : await bare(arg('broker'), arg('queue'), n);
+  const [startMs, endMs] = which === 'celeriac' ? await celeriac(arg('broker'), arg('backend'), arg('queue'), n, Number(arg('inflight')), arg('guard') === '1') : await bare(arg('broker'), arg('queue'), n);
   process.stdout.write(`${JSON.stringify({ startMs, endMs, sent: n })}\n`);
 }
 

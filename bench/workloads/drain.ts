@@ -39,7 +39,13 @@ function firstLines(text: string, n = 2): string {
   return text.split('\n').map((l) => l.trim()).filter(Boolean).slice(-n).join(' | ').slice(0, 300);
 }
 
+/** BENCH_DEBUG=1: phase timings on stderr. */
+const debug = (ctx: Ctx, t0: number, what: string): void => {
+  if (process.env.BENCH_DEBUG) ctx.progress.log(`    [${((performance.now() - t0) / 1000).toFixed(2)} s] ${what}`);
+};
+
 export async function drainRun(ctx: Ctx, broker: BrokerName, worker: WorkerSpec, kind: TaskKind, n: number, opts: { timeoutS: number; naOnEarlyExit?: boolean }): Promise<DrainOutcome> {
+  const tStart = performance.now();
   const queue = ctx.queueName(kind.task.replace('tasks.', ''), worker.side, broker);
   const tasks = makeTasks(kind, n);
   try {
@@ -47,6 +53,7 @@ export async function drainRun(ctx: Ctx, broker: BrokerName, worker: WorkerSpec,
     await producer.publish(queue, tasks);
     await producer.settle();
     await waitQueued(ctx, broker, queue, n);
+    debug(ctx, tStart, 'pre-filled');
 
     const watcher = new ResultWatcher(ctx.services.redis, tasks.map((t) => t.id));
     const t0 = performance.now();
@@ -73,25 +80,36 @@ export async function drainRun(ctx: Ctx, broker: BrokerName, worker: WorkerSpec,
         failure = { status: 'failed', note: `${worker.label}: timeout after ${opts.timeoutS} s with ${done}/${n} results stored` };
       }
     }
+    debug(ctx, tStart, `results stored (first at ${first ? ((first.t - t0) / 1000).toFixed(2) : '–'} s after spawn)`);
     const stopped = await stopProc(proc);
+    debug(ctx, tStart, 'worker stopped');
     const rssMb = rss.stop();
     if (failure) return failure;
     const end = tDone as number;
     const out: DrainOutcome = {
       status: 'ok',
       rate: n / ((end - t0) / 1000),
-      steady: first && end > first.t ? (n - first.count) / ((end - first.t) / 1000) : undefined,
+      // Only meaningful when most results came after the first poll that saw one.
+      steady: first && end > first.t && first.count <= n / 2 ? (n - first.count) / ((end - first.t) / 1000) : undefined,
       startupS: first ? (first.t - t0) / 1000 : undefined,
       rssMb,
     };
     const notes: string[] = [];
     if (stopped.killed) notes.push(`${worker.label} did not stop within 15 s of SIGTERM (killed)`);
     else if (stopped.exit.code !== 0) notes.push(`${worker.label} exited with ${stopped.exit.code ?? stopped.exit.signal} on SIGTERM: ${firstLines(proc.tail())}`);
+    // Every message acked: nothing left in the queue, nor in kombu's unacked structures (Redis).
+    const left = await ctx.services.queueLength(broker, queue).catch(() => 0);
+    if (left > 0) notes.push(`${worker.label}: ${left} messages still in the queue after every result was stored and the worker stopped`);
+    if (broker === 'redis') {
+      const [unacked, index] = await Promise.all([ctx.services.redis.hlen('unacked'), ctx.services.redis.zcard('unacked_index')]);
+      if (unacked + index > 0) notes.push(`${worker.label}: unacked bookkeeping not cleared after stop (HLEN unacked ${unacked}, ZCARD unacked_index ${index})`);
+    }
     const v = await verifyResults(ctx.services.redis, tasks, kind.expect);
     if (v.bad > 0) notes.push(`${worker.label}: ${v.bad}/${n} results wrong or missing, e.g. ${v.samples[0]}`);
     if (notes.length) out.note = notes.join('; ');
     return out;
   } finally {
     await ctx.cleanup(broker, queue);
+    debug(ctx, tStart, 'cleaned up');
   }
 }

@@ -13,16 +13,16 @@ const INFLIGHT = 100;
 interface ProducerSpec {
   label: string;
   side: Side;
-  command(ctx: Ctx, broker: BrokerName, queue: string): { cmd: string; args: string[]; env?: NodeJS.ProcessEnv };
+  command(ctx: Ctx, broker: BrokerName, queue: string, guard?: boolean): { cmd: string; args: string[]; env?: NodeJS.ProcessEnv };
 }
 
 const PRODUCERS: ProducerSpec[] = [
   {
     label: `celeriac client (sendTask, ${INFLIGHT} in flight)`,
     side: 'celeriac',
-    command: (ctx, broker, queue) => ({
+    command: (ctx, broker, queue, guard = true) => ({
       cmd: process.execPath,
-      args: [...nodeScript('producers/cli'), '--producer', 'celeriac', '--broker', ctx.services.brokerUrl(broker), '--backend', ctx.services.backendUrl(), '--queue', queue, '--n', String(ctx.opts.producerTasks), '--inflight', String(INFLIGHT)],
+      args: [...nodeScript('producers/cli'), '--producer', 'celeriac', '--broker', ctx.services.brokerUrl(broker), '--backend', ctx.services.backendUrl(), '--queue', queue, '--n', String(ctx.opts.producerTasks), '--inflight', String(INFLIGHT), '--guard', guard ? '1' : '0'],
     }),
   },
   {
@@ -44,7 +44,7 @@ const PRODUCERS: ProducerSpec[] = [
   },
 ];
 
-export const producerSteps = (ctx: Ctx): number => PRODUCERS.length * ctx.opts.runs;
+export const producerSteps = (ctx: Ctx): number => PRODUCERS.length * ctx.opts.runs + 1;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -59,11 +59,14 @@ async function produceOnce(ctx: Ctx, spec: ProducerSpec, broker: BrokerName): Pr
     const proc = spawnProc(spec.label, cmd, args, { cwd: ctx.root, env, logFile: ctx.logFile(queue, spec.side) });
     let fullAt: number | undefined;
     const deadline = Date.now() + 60000 + n * 5;
+    let last = { len: -1, at: Date.now() };
     while (fullAt === undefined) {
       const len = await ctx.services.queueLength(broker, queue);
       ctx.progress.detail(`${len}/${expected} queued`);
+      if (len !== last.len) last = { len, at: Date.now() };
       if (len >= expected) fullAt = Date.now();
       else if (proc.exitInfo && proc.exitInfo.code !== 0) throw new Error(`${spec.label} exited with ${proc.exitInfo.code ?? proc.exitInfo.signal}: ${proc.tail().slice(-400)}`);
+      else if (proc.exitInfo && Date.now() - last.at > 3000) throw new Error(`${spec.label} finished, but only ${len}/${expected} messages reached the broker`);
       else if (Date.now() > deadline) {
         await stopProc(proc, 1000);
         throw new Error(`${spec.label}: only ${len}/${expected} messages reached the broker`);
@@ -73,6 +76,29 @@ async function produceOnce(ctx: Ctx, spec: ProducerSpec, broker: BrokerName): Pr
     if (exit.code !== 0) throw new Error(`${spec.label} exited with ${exit.code ?? exit.signal}: ${proc.tail().slice(-400)}`);
     const r = JSON.parse(proc.stdout.trim().split('\n').pop() ?? '') as { startMs: number; endMs: number };
     return n / ((Math.max(r.endMs, fullAt) - r.startMs) / 1000);
+  } finally {
+    await ctx.cleanup(broker, queue);
+  }
+}
+
+/**
+ * Correctness check, not timed: the celeriac client closing the app as soon as the last sendTask resolved, as a
+ * script would. Returns a note when messages went missing.
+ */
+async function closeAtOnceCheck(ctx: Ctx, broker: BrokerName): Promise<string | undefined> {
+  const spec = PRODUCERS[0];
+  const queue = ctx.queueName('prodchk', spec.side, broker);
+  const expected = ctx.opts.producerTasks + 1;
+  try {
+    await ctx.services.ensureQueue(broker, queue);
+    const { cmd, args } = spec.command(ctx, broker, queue, false);
+    const proc = spawnProc(`${spec.label} (close at once)`, cmd, args, { cwd: ctx.root, logFile: ctx.logFile(queue, 'celeriac-close-check') });
+    const exit = await proc.exited;
+    await sleep(1000);
+    const len = await ctx.services.queueLength(broker, queue);
+    if (exit.code !== 0) return `close-at-once check: the client exited with ${exit.code ?? exit.signal}: ${proc.tail().slice(-300)}`;
+    if (len < expected) return `app.close() right after the last sendTask resolved: only ${len}/${expected} messages reached the broker (timed runs wait for the broker before closing)`;
+    return undefined;
   } finally {
     await ctx.cleanup(broker, queue);
   }
@@ -93,6 +119,12 @@ export async function runProducer(ctx: Ctx, broker: BrokerName): Promise<Figure[
         builders[i].add(null, `failed: ${msg.split('\n')[0]}`);
       }
     }
+  }
+  ctx.progress.step(`producer rate · ${broker} · celeriac client closing at once (correctness check)`);
+  const note = await closeAtOnceCheck(ctx, broker).catch((err: unknown) => `close-at-once check failed: ${String(err)}`);
+  if (note) {
+    ctx.progress.log(`  note: ${note}`);
+    builders[0].notes.push(note);
   }
   return builders.map((b) => b.build());
 }

@@ -28,6 +28,8 @@ if os.environ.get('CELERY_BROKER_TRANSPORT_OPTIONS'):
     app.conf.broker_transport_options = json.loads(os.environ['CELERY_BROKER_TRANSPORT_OPTIONS'])
 if os.environ.get('CELERY_TASK_ACKS_LATE'):
     app.conf.task_acks_late = os.environ['CELERY_TASK_ACKS_LATE'].lower() in ('1', 'true', 'yes')
+if os.environ.get('CELERY_TASK_QUEUE_MAX_PRIORITY'):
+    app.conf.task_queue_max_priority = int(os.environ['CELERY_TASK_QUEUE_MAX_PRIORITY'])
 if os.environ.get('CELERY_TASK_DEFAULT_QUEUE'):
     app.conf.task_default_queue = os.environ['CELERY_TASK_DEFAULT_QUEUE']
 
@@ -62,9 +64,10 @@ def progress(self, steps):
 
 
 @app.task(name='tasks.flaky', bind=True, max_retries=5)
-def flaky(self, failures):
+def flaky(self, failures, retry_queue=None):
     if self.request.retries < failures:
-        raise self.retry(countdown=0.1, exc=ValueError('failure %d of %d' % (self.request.retries + 1, failures)))
+        route = {'queue': retry_queue, 'routing_key': retry_queue, 'exchange': ''} if retry_queue else {}
+        raise self.retry(countdown=0.1, exc=ValueError('failure %d of %d' % (self.request.retries + 1, failures)), **route)
     return self.request.retries
 
 

@@ -10,8 +10,24 @@ Broker and backend come from CELERY_BROKER_URL / CELERY_RESULT_BACKEND.
 import json
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 
 from celery_app import app
+
+
+def resolve_time(value):
+    """{"$in": seconds, "$tz": "+05:30" | "Z" | "naive"} -> a datetime that many seconds from now in that zone."""
+    if not (isinstance(value, dict) and '$in' in value):
+        return value
+    tz = value.get('$tz', 'Z')
+    now = datetime.now(timezone.utc) + timedelta(seconds=value['$in'])
+    if tz == 'naive':
+        return now.replace(tzinfo=None)
+    if tz == 'Z':
+        return now
+    sign = -1 if tz[0] == '-' else 1
+    hours, minutes = tz[1:].split(':')
+    return now.astimezone(timezone(sign * timedelta(hours=int(hours), minutes=int(minutes))))
 
 
 def describe_exception(exc):
@@ -29,8 +45,9 @@ def main():
     sent = []
     for call in job['calls']:
         options = dict(call.get('options') or {})
-        if 'countdown' in options and options['countdown'] is None:
-            del options['countdown']
+        for key in ('eta', 'expires'):
+            if key in options:
+                options[key] = resolve_time(options[key])
         r = app.send_task(call['task'], args=call.get('args') or [], kwargs=call.get('kwargs') or {}, **options)
         sent.append(r)
     report = []

@@ -2,6 +2,7 @@
 // and reconnection with backoff that resumes every consumer (stale delivery tags are never acked on a new channel).
 
 import * as amqp from 'amqplib';
+import * as os from 'node:os';
 import type { WireMessage } from '../../protocol';
 import { BrokerConnectionError } from '../errors';
 import { silentLogger, type Logger } from '../log';
@@ -31,8 +32,11 @@ class AckBatcher {
   /** 0 = unsettled, 1 = acked but not yet sent, 2 = settled and sent (ack or reject). */
   private readonly state = new Map<number, 0 | 1 | 2>();
   private scheduled = false;
+  private closed = false;
 
-  constructor(private readonly channel: amqp.Channel) {}
+  constructor(private readonly channel: amqp.Channel) {
+    channel.once('close', () => (this.closed = true));
+  }
 
   track(tag: number): void {
     this.order.push(tag);
@@ -51,11 +55,26 @@ class AckBatcher {
   reject(tag: number, requeue: boolean): void {
     if (this.state.get(tag) !== 0) return;
     this.state.set(tag, 2);
-    this.channel.reject(fakeMessage(tag), requeue);
+    this.send(() => this.channel.reject(fakeMessage(tag), requeue));
+  }
+
+  /** A channel closed under us (connection lost): drop the frame; RabbitMQ redelivers unacked messages anyway. */
+  private send(frame: () => void): void {
+    try {
+      frame();
+    } catch {
+      this.closed = true;
+    }
   }
 
   flush(): void {
     this.scheduled = false;
+    if (this.closed) {
+      this.state.clear();
+      this.order.length = 0;
+      this.head = 0;
+      return;
+    }
     let lastAcked = -1;
     while (this.head < this.order.length) {
       const tag = this.order[this.head];
@@ -65,11 +84,11 @@ class AckBatcher {
       this.state.delete(tag);
       this.head++;
     }
-    if (lastAcked !== -1) this.channel.ack(fakeMessage(lastAcked), true);
+    if (lastAcked !== -1) this.send(() => this.channel.ack(fakeMessage(lastAcked), true));
     // Settled out of order (a slow task ahead of them): ack individually now rather than hold them.
     for (const [tag, s] of this.state) {
       if (s === 1) {
-        this.channel.ack(fakeMessage(tag), false);
+        this.send(() => this.channel.ack(fakeMessage(tag), false));
         this.state.set(tag, 2);
       }
     }
@@ -92,6 +111,8 @@ interface ConsumerRecord {
   batcher?: AckBatcher;
   tags: string[];
   cancelled: boolean;
+  qosApplied?: number;
+  qosInFlight?: boolean;
 }
 
 export class AmqpBroker implements Broker {
@@ -130,7 +151,12 @@ export class AmqpBroker implements Broker {
     const heartbeat = this.options.heartbeat ?? 60;
     const url = /[?&]heartbeat=/.test(this.url) ? this.url : `${this.url}${this.url.includes('?') ? '&' : '?'}heartbeat=${heartbeat}`;
     // Nagle's algorithm holds small frames (acks, publishes) for tens of ms; a publish-heavy peer ran 20x slower with it.
-    const connection = await amqp.connect(url, { noDelay: true, timeout: this.options.connectTimeoutMs ?? 4000 });
+    const connection = await amqp.connect(url, {
+      noDelay: true,
+      timeout: this.options.connectTimeoutMs ?? 4000,
+      // Shown by `rabbitmqctl list_connections client_properties` and the management UI.
+      clientProperties: { connection_name: `celeriac ${process.pid}@${os.hostname()}`, product: 'celeriac' },
+    });
     connection.on('error', (err: Error) => this.logger.debug(`broker connection error: ${err.message}`));
     connection.on('close', () => this.onConnectionClosed(connection));
     connection.on('blocked', (reason: string) => {
@@ -238,8 +264,7 @@ export class AmqpBroker implements Broker {
     return {
       setPrefetch: (count: number) => {
         record.options.prefetch = count;
-        // global=true: RabbitMQ applies it to the channel, shared by all its consumers, as Celery relies on.
-        record.channel?.prefetch(count, true).catch((err: Error) => this.logger.warning(`prefetch change failed: ${err.message}`));
+        this.applyPrefetch(record);
       },
       cancel: async () => {
         record.cancelled = true;
@@ -250,12 +275,34 @@ export class AmqpBroker implements Broker {
     };
   }
 
+  /**
+   * basic.qos is a round trip; holding thousands of ETA messages would queue thousands of them. Coalesce: at most
+   * one in flight, then apply the latest wanted value (Celery's increment_eventually does the same).
+   */
+  private applyPrefetch(record: ConsumerRecord): void {
+    const ch = record.channel;
+    if (!ch || record.qosInFlight) return;
+    const wanted = record.options.prefetch;
+    if (wanted === record.qosApplied) return;
+    record.qosInFlight = true;
+    // global=true: RabbitMQ applies it to the channel, shared by all its consumers, as Celery relies on.
+    ch.prefetch(wanted, true)
+      .then(() => (record.qosApplied = wanted))
+      .catch((err: Error) => this.logger.warning(`prefetch change failed: ${err.message}`))
+      .finally(() => {
+        record.qosInFlight = false;
+        if (record.channel === ch) this.applyPrefetch(record);
+      });
+  }
+
   private async startConsumer(record: ConsumerRecord): Promise<void> {
     const connection = this.connection;
     if (!connection) throw new Error('not connected to the broker');
     const ch = await connection.createChannel();
     ch.on('error', (err: Error) => this.logger.warning(`consumer channel error: ${err.message}`));
     if (!record.options.noAck) await ch.prefetch(record.options.prefetch, true);
+    record.qosApplied = record.options.prefetch;
+    record.qosInFlight = false;
     const batcher = new AckBatcher(ch);
     record.channel = ch;
     record.batcher = batcher;
@@ -369,6 +416,17 @@ export class AmqpBroker implements Broker {
     this.closing = true;
     for (const c of this.consumers) c.batcher?.flush();
     this.release();
+    // Closing the channel first makes amqplib write out what it still buffers (a burst of publishes just before
+    // close() would otherwise be dropped with the socket).
+    const publishChannel = this.publishChannel;
+    this.publishChannel = undefined;
+    if (publishChannel) await publishChannel.close().catch(() => undefined);
+    // Same for consumer channels: their last acks must reach RabbitMQ, or a warm shutdown would cause redeliveries.
+    for (const c of this.consumers) {
+      const ch = c.channel;
+      c.channel = undefined;
+      if (ch) await ch.close().catch(() => undefined);
+    }
     const connection = this.connection;
     this.connection = undefined;
     if (connection) await connection.close().catch(() => undefined);

@@ -89,6 +89,8 @@ export async function connectRedis(url: string, what: string, logger: Logger): P
     enableAutoPipelining: true,
     maxRetriesPerRequest: null,
     connectTimeout: 4000,
+    // CLIENT LIST shows who is who (and lets an operator, or the chaos suite, drop exactly these connections).
+    connectionName: `celeriac:${what.replace(/[^a-z]+/gi, '-').replace(/^-|-$/g, '')}:${process.pid}`,
     retryStrategy(times: number) {
       if (!connected) return null; // the first connect reports its error instead of retrying silently
       if (times === 1) logger.warning(`${what}: connection to ${maskUrl(url)} lost; reconnecting`);
@@ -121,8 +123,11 @@ export class RedisBroker implements Broker {
   readonly visibilityTimeout: number;
   readonly prioritySteps: number[];
   private restoreTimer: NodeJS.Timeout | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
   private readonly restoreInterval: number;
   private readonly ackBatch: string[] = [];
+  /** Requeues under way; close() waits for them so no message is left stranded in "unacked". */
+  private readonly pendingRestores = new Set<Promise<unknown>>();
   private ackScheduled = false;
 
   constructor(
@@ -234,6 +239,15 @@ export class RedisBroker implements Broker {
         this.restoreVisible().catch((err: Error) => this.logger.warning(`restoring unacked messages failed: ${err.message}`));
       }, this.restoreInterval);
       this.restoreTimer.unref();
+      // Go past kombu: keep messages this process still holds (long tasks, ETA holds) visible as ours, so the
+      // visibility timeout only restores messages of workers that are gone (kombu #337, celery #7009).
+      const every = Math.min(300, Math.max(0.25, this.visibilityTimeout / 4)) * 1000;
+      this.renewTimer = setInterval(() => {
+        const tags: string[] = [];
+        for (const c of this.consumers) tags.push(...c.heldTags());
+        this.renew(tags).catch((err: Error) => this.logger.warning(`renewing unacked messages failed: ${err.message}`));
+      }, every);
+      this.renewTimer.unref();
     }
     consumer.start();
     return consumer;
@@ -255,6 +269,14 @@ export class RedisBroker implements Broker {
     pipe.zrem(this.unackedIndexKey, ...tags);
     pipe.hdel(this.unackedKey, ...tags);
     pipe.exec().catch((err: Error) => this.logger.error(`ack of ${tags.length} message(s) failed: ${err.message}`));
+  }
+
+  /** Reject with requeue (kombu: back to the tail of its queue), tracked until done. */
+  requeue(tag: string): void {
+    const p = this.restore(tag, 'tail')
+      .catch((err: Error) => this.logger.error(`requeue of ${tag} failed: ${err.message}`))
+      .finally(() => this.pendingRestores.delete(p));
+    this.pendingRestores.add(p);
   }
 
   /** Put an unacked message back on its queue: `tail` (LPUSH, like kombu's reject-requeue) or `head` (RPUSH, restore). */
@@ -351,9 +373,12 @@ export class RedisBroker implements Broker {
 
   async close(): Promise<void> {
     if (this.restoreTimer) clearInterval(this.restoreTimer);
+    if (this.renewTimer) clearInterval(this.renewTimer);
     this.restoreTimer = undefined;
+    this.renewTimer = undefined;
     await Promise.all([...this.consumers].map((c) => c.cancel()));
     this.flushAcks();
+    while (this.pendingRestores.size > 0) await Promise.allSettled([...this.pendingRestores]);
     if (this.client) await this.client.quit().catch(() => this.client.disconnect());
   }
 }
@@ -386,6 +411,10 @@ class RedisConsumer implements Consumer {
 
   holds(tag: string): boolean {
     return this.inFlight.has(tag);
+  }
+
+  heldTags(): IterableIterator<string> {
+    return this.inFlight.keys();
   }
 
   start(): void {
@@ -492,9 +521,8 @@ class RedisConsumer implements Consumer {
       },
       reject: (requeue) => {
         if (!settle()) return;
-        if (requeue) {
-          this.broker.restore(tag, 'tail').catch((err: Error) => this.logger.error(`requeue of ${tag} failed: ${err.message}`));
-        } else this.broker.ack(tag);
+        if (requeue) this.broker.requeue(tag);
+        else this.broker.ack(tag);
       },
     };
     this.handler(delivery);

@@ -9,6 +9,7 @@ import { AppNotFound, loadApp } from './loader';
 
 export interface AppFlags {
   app?: string;
+  config?: string;
   broker?: string;
   resultBackend?: string;
   loglevel?: string;
@@ -19,10 +20,34 @@ export interface AppFlags {
 /** The app from `-A`, or a bare one; command-line URLs win over the module's settings and the environment. */
 export function appFromFlags(flags: AppFlags, logger: Logger): Celery {
   const app = flags.app ? loadApp(flags.app) : new Celery();
+  if (flags.config) app.configFromObject(loadConfigFile(flags.config));
   if (flags.broker) app.conf.brokerUrl = flags.broker;
   if (flags.resultBackend) app.conf.resultBackend = flags.resultBackend;
   app.logger = logger;
   return app;
+}
+
+/** A config file: JSON, or a .js/.ts module exporting the settings (Celery's names, snake_case or camelCase). */
+export function loadConfigFile(file: string): Record<string, unknown> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const path = require('node:path') as typeof import('node:path');
+  const full = path.resolve(file);
+  let loaded: unknown;
+  try {
+    if (/\.json$/i.test(full)) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      loaded = JSON.parse((require('node:fs') as typeof import('node:fs')).readFileSync(full, 'utf8'));
+    } else {
+      if (/\.[cm]?ts$/.test(full)) (require('tsx/cjs/api') as { register: () => void }).register();
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const mod = require(full) as { default?: unknown };
+      loaded = mod.default ?? mod;
+    }
+  } catch (err) {
+    throw new ConfigurationError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  if (!loaded || typeof loaded !== 'object' || Array.isArray(loaded)) throw new ConfigurationError(`config file ${file} must hold an object of settings`);
+  return loaded as Record<string, unknown>;
 }
 
 export function loggerFromFlags(flags: AppFlags, fallbackLevel = 'warning'): Logger {

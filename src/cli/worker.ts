@@ -4,14 +4,16 @@ import { expandHostname, Worker } from '../worker/worker';
 import { WorkerOps } from '../ops';
 import { nodeFormat } from './nodename';
 import { appFromFlags, loggerFromFlags, type AppFlags } from './common';
+import { poolFromFlags, type PoolFlags } from './pool';
 
-export interface WorkerFlags extends AppFlags {
+export interface WorkerFlags extends AppFlags, PoolFlags {
   queues?: string;
   concurrency?: number;
   hostname?: string;
   prefetchMultiplier?: number;
   timeLimit?: number;
   softTimeLimit?: number;
+  maxMessageSize?: number;
   /** -E: send task events. */
   taskEvents?: boolean;
   withoutHeartbeat?: boolean;
@@ -29,9 +31,12 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
   const app = appFromFlags(flags, logger);
   if (flags.timeLimit !== undefined) app.conf.taskTimeLimit = flags.timeLimit;
   if (flags.softTimeLimit !== undefined) app.conf.taskSoftTimeLimit = flags.softTimeLimit;
+  if (flags.maxMessageSize !== undefined) app.conf.workerMaxMessageSize = flags.maxMessageSize;
+  const pool = poolFromFlags(app, flags, logger);
   const worker = new Worker(app, {
     queues: flags.queues ? flags.queues.split(',').map((q) => q.trim()).filter(Boolean) : undefined,
-    concurrency: flags.concurrency,
+    concurrency: pool.concurrency,
+    executor: pool.executor,
     prefetchMultiplier: flags.prefetchMultiplier,
     hostname: flags.hostname,
     logger,
@@ -55,7 +60,7 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
   process.stdout.write(
     `celeriac ${worker.hostname} v${version()}\n` +
       `- transport: ${app.broker.displayUrl}\n- results:   ${app.conf.resultBackend ? app.conf.resultBackend.replace(/:\/\/[^:/@]*:[^@]*@/, '://**@') : 'disabled'}\n` +
-      `- concurrency: ${worker.concurrency} (async)\n- queues: ${worker.queues.map((q) => q.name).join(', ')}\n` +
+      `- concurrency: ${worker.concurrency} (${pool.summary})\n- queues: ${worker.queues.map((q) => q.name).join(', ')}\n` +
       `- tasks: ${[...app.tasks.keys()].sort().join(', ')}\n${worker.hostname} ready.\n`,
   );
   return new Promise<number>((resolve) => {

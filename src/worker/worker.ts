@@ -25,6 +25,7 @@ import { silentLogger, type Logger } from '../log';
 import { LimitedSet } from '../control/limited-set';
 import type { Task } from '../task';
 import { Request } from './request';
+import { Admission } from './admission';
 import { timeLimitsFor, type Outcome, type RetryPlan } from './tracer';
 import { AsyncExecutor, noCanvas, type CanvasHandler, type Executor, type TaskLifecycleListener } from './hooks';
 
@@ -63,8 +64,8 @@ export class Worker {
   private readonly ready: Request[] = [];
   /** Running now. */
   readonly active = new Map<string, { request: Request; abort: AbortController }>();
-  /** Held until their ETA (unacked, prefetch raised by one each, as Celery). */
-  private readonly scheduled = new Map<Request, NodeJS.Timeout>();
+  /** ETA holds and rate limits: decides when a received request may run. */
+  readonly admission: Admission;
   /** Result writes and publishes not yet finished; shutdown waits for them. */
   private readonly pendingWrites = new Set<Promise<unknown>>();
   /** Revoked task ids (Celery's LimitedSet: 50000 ids, 3 hours each), filled by remote control and --statedb. */
@@ -93,6 +94,24 @@ export class Worker {
     this.accept = new Set(conf.acceptContent);
     const names = options.queues && options.queues.length > 0 ? options.queues : [conf.taskDefaultQueue];
     this.queues = names.map((n) => app.queueSpec(n));
+    this.admission = new Admission({
+      logger: this.logger,
+      onDue: (request) => {
+        if (this.stopping) {
+          request.reject(true);
+          return;
+        }
+        if (this.discardIfRevoked(request)) return;
+        this.ready.push(request);
+        this.pump();
+      },
+      onHeldChange: (extra) => {
+        if (this.prefetchBase > 0) this.consumer?.setPrefetch(this.prefetchBase + extra);
+      },
+      rateFor: (name) => (conf.workerDisableRateLimits ? null : (this.app.tasks.get(name)?.options.rateLimit ?? conf.taskDefaultRateLimit)),
+      maxHoldMs: etaHoldLimitMs(app),
+      republish: (request) => this.republish(request),
+    });
     this.executor = options.executor ?? new AsyncExecutor();
     this.canvas = options.canvas ?? noCanvas;
   }
@@ -133,6 +152,12 @@ export class Worker {
       delivery.reject(true);
       return;
     }
+    const limit = this.app.conf.workerMaxMessageSize;
+    if (limit > 0 && delivery.message.body.length > limit) {
+      this.logger.error(`Received a message of ${delivery.message.body.length} bytes on ${delivery.queue}, over the ${limit}-byte limit (--max-message-size); message rejected`);
+      delivery.reject(false);
+      return;
+    }
     let data: TaskRequestData;
     try {
       data = decodeTaskMessage(delivery.message, this.accept);
@@ -154,12 +179,7 @@ export class Worker {
     if (this.logger.isEnabled('info')) this.logger.info(`Task ${request.label} received`);
     if (this.listeners.length) this.notify('received', request);
     if (this.discardIfRevoked(request)) return;
-    if (request.etaMs !== null && request.etaMs > Date.now()) {
-      this.hold(request);
-      return;
-    }
-    this.ready.push(request);
-    this.pump();
+    this.admission.admit(request);
   }
 
   /** Malformed or refused messages: log the reason and remove the message, as Celery does; never crash. */
@@ -204,22 +224,11 @@ export class Worker {
     return true;
   }
 
-  private hold(request: Request): void {
-    const delay = (request.etaMs as number) - Date.now();
-    const timer = setTimeout(() => {
-      this.scheduled.delete(request);
-      this.adjustPrefetch();
-      if (this.stopping) return;
-      if (this.discardIfRevoked(request)) return;
-      this.ready.push(request);
-      this.pump();
-    }, Math.min(delay, 2 ** 31 - 1));
-    this.scheduled.set(request, timer);
-    this.adjustPrefetch();
-  }
-
-  private adjustPrefetch(): void {
-    if (this.prefetchBase > 0) this.consumer?.setPrefetch(this.prefetchBase + this.scheduled.size);
+  /** Send a held message again, unchanged, to where it came from, then ack the original (far-future ETA). */
+  private async republish(request: Request): Promise<void> {
+    const d = request.delivery;
+    await this.app.broker.publish({ exchange: d.exchange, routingKey: d.routingKey }, d.message);
+    request.ack();
   }
 
   // ---- running ------------------------------------------------------------------------------------
@@ -432,11 +441,7 @@ export class Worker {
   private async shutdown(): Promise<void> {
     for (const name of [...this.extraConsumers.keys()]) await this.cancelConsumer(name);
     await this.consumer?.cancel();
-    for (const [request, timer] of this.scheduled) {
-      clearTimeout(timer);
-      request.reject(true);
-    }
-    this.scheduled.clear();
+    for (const request of this.admission.drain()) request.reject(true);
     for (const request of this.ready.splice(0)) request.reject(true);
     if (this.active.size > 0) {
       this.logger.info(`Warm shutdown: waiting for ${this.active.size} running task(s) to finish`);
@@ -491,6 +496,17 @@ export class Worker {
     if (rest.length > 0 && !this.stopping) this.consumer = await this.app.broker.consume(rest, (d) => this.onDelivery(d), { prefetch: this.prefetchBase });
     return true;
   }
+}
+
+/**
+ * RabbitMQ closes a channel whose delivery stays unacked past consumer_timeout (30 min by default), so on AMQP an
+ * ETA further off than `eta_hold_max` (broker transport option, seconds; default 15 min) is re-published instead of
+ * held. Redis has no such limit: held messages are kept visible by renewing their unacked_index score.
+ */
+function etaHoldLimitMs(app: Celery): number | null {
+  const opt = app.conf.brokerTransportOptions.eta_hold_max;
+  if (typeof opt === 'number') return opt > 0 ? opt * 1000 : null;
+  return /^(amqps?|pyamqp):/i.test(app.conf.brokerUrl) ? 15 * 60 * 1000 : null;
 }
 
 const STANDARD_HEADERS = new Set([

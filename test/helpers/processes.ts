@@ -64,6 +64,31 @@ export class Proc {
     });
   }
 
+  /** Number of matches of a global regex in the combined output so far. */
+  count(re: RegExp): number {
+    return (this.output.match(new RegExp(re.source, 'g')) ?? []).length;
+  }
+
+  /** Resolve once the output holds at least `n` matches of `re` (checked as output arrives). */
+  async waitForCount(re: RegExp, n: number, timeoutMs = 20000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (this.count(re) < n) {
+      if (Date.now() > end) throw new Error(`${this.label}: ${this.count(re)} of ${n} lines matching ${re} after ${timeoutMs} ms\n--- output ---\n${this.output.slice(-3000)}`);
+      if (this.child.exitCode !== null) throw new Error(`${this.label} exited (${this.child.exitCode}) with ${this.count(re)} of ${n} lines matching ${re}`);
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(t);
+          this.child.stdout?.off('data', done);
+          this.child.stderr?.off('data', done);
+          resolve();
+        };
+        const t = setTimeout(done, 200);
+        this.child.stdout?.once('data', done);
+        this.child.stderr?.once('data', done);
+      });
+    }
+  }
+
   /** Send a signal and wait for exit (SIGKILL after `timeoutMs`). */
   async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15000): Promise<number | null> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
@@ -142,12 +167,12 @@ export interface PyResult {
 
 /** Run the Python client: send the calls (and wait for them) with real Celery 5; returns its report. */
 export async function pythonClient(
-  env: { broker: string; backend: string },
+  env: { broker: string; backend: string; extra?: Record<string, string> },
   job: { calls: PyCall[]; wait?: boolean; timeout?: number; collect_states?: boolean },
 ): Promise<PyResult[]> {
   const child = spawn(PYTHON, ['client.py'], {
     cwd: PY_DIR,
-    env: { ...process.env, CELERY_BROKER_URL: env.broker, CELERY_RESULT_BACKEND: env.backend },
+    env: { ...process.env, CELERY_BROKER_URL: env.broker, CELERY_RESULT_BACKEND: env.backend, ...env.extra },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const proc = new Proc(child, 'python-client');

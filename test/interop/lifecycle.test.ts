@@ -59,6 +59,8 @@ describeWith(['redis', 'python'], 'SIGKILL under acksLate on Redis: restored aft
     CELERY_BROKER_TRANSPORT_OPTIONS: JSON.stringify({ visibility_timeout: 2, unacked_restore_interval: 0.5 }),
   };
 
+  jest.setTimeout(120000); // a loaded machine starts Python slowly; the waits below are events, not sleeps
+
   test('restored by another celeriac worker', async () => {
     const queue = uniqueName('kill-node');
     const victim = await startCeleriacWorker({ broker: REDIS_URL, backend: REDIS_URL, queues: [queue], env: lateEnv });
@@ -124,7 +126,7 @@ async function findTag(redis: Redis, taskId: string): Promise<string> {
 async function resultOf(id: string): Promise<[unknown]> {
   const app = new Celery({ broker: REDIS_URL, backend: REDIS_URL });
   try {
-    return [await app.AsyncResult(id).get({ timeout: 40 })];
+    return [await app.AsyncResult(id).get({ timeout: 90 })];
   } finally {
     await app.close();
   }
