@@ -199,6 +199,22 @@ function rusage(): Record<string, number> {
   };
 }
 
+interface PoolStatsLike {
+  maxConcurrency: number;
+  processes: number[];
+}
+
+/** The threads/processes pool's own numbers when the executor has them (`stats()`, or the router's primary's). */
+function poolStats(executor: unknown): PoolStatsLike | null {
+  const e = executor as { stats?: () => PoolStatsLike; primary?: { stats?: () => PoolStatsLike } } | null;
+  try {
+    const s = e?.stats?.() ?? e?.primary?.stats?.();
+    return s && Array.isArray(s.processes) ? s : null;
+  } catch {
+    return null;
+  }
+}
+
 function revoke(ctx: ControlContext, args: Args): CommandResult {
   const taskIds = [...new Set(ids(args.task_id))];
   for (const id of taskIds) ctx.worker.revoked.add(id);
@@ -262,14 +278,15 @@ const PANEL: Record<string, Handler> = {
     for (const [name, n] of ctx.worker.processed) total[name] = n;
     const conf = ctx.app.conf;
     const base = ctx.prefetchMultiplier > 0 ? ctx.worker.concurrency * ctx.prefetchMultiplier : 0;
+    const pool = poolStats(ctx.worker.executor);
     return {
       total,
       pid: process.pid,
       clock: String(ctx.clock.value),
       uptime: Math.floor((Date.now() - ctx.startedAt) / 1000),
       pool: {
-        'max-concurrency': ctx.worker.concurrency,
-        processes: [process.pid],
+        'max-concurrency': pool?.maxConcurrency ?? ctx.worker.concurrency,
+        processes: pool && pool.processes.length > 0 ? pool.processes : [process.pid],
         'max-tasks-per-child': 'N/A',
         'put-guarded-by-semaphore': false,
         timeouts: [conf.taskSoftTimeLimit ?? 0, conf.taskTimeLimit ?? 0],
