@@ -202,3 +202,26 @@ describeWith(['redis'], 'celeriac purge', () => {
     }
   });
 });
+
+describeWith(['redis', 'python'], 'revoke --terminate on a threads pool', () => {
+  test('celery control terminate ends a task that never yields: its pool thread is ended, REVOKED terminated', async () => {
+    const queue = uniqueName('ctl-pool');
+    const node = uniqueNode('ops-pool');
+    const worker = await startCeleriacWorker({ broker: REDIS_URL, backend: REDIS_URL, queues: [queue], concurrency: 1, extraArgs: ['-n', node.arg, '-P', 'threads'] });
+    try {
+      const [sent] = await pythonClient({ broker: REDIS_URL, backend: REDIS_URL }, { wait: false, calls: [{ task: 'tasks.burn', args: [120000], options: { queue } }] });
+      await worker.waitFor(new RegExp(`tasks\\.burn\\[${sent.id}\\] received`));
+      const active = (await celeryJson(REDIS_URL, 'inspect', ['active'], node.name)) as Array<{ id: string }>;
+      expect(active.map((a) => a.id)).toEqual([sent.id]);
+      expect(await celeryJson(REDIS_URL, 'control', ['terminate', 'SIGTERM', sent.id], node.name)).toEqual({ ok: `terminate: ${sent.id}` });
+      await worker.waitFor(new RegExp(`tasks\\.burn\\[${sent.id}\\] terminated`));
+      const out = await pythonSnippet(`from celery_app import app\nr = app.AsyncResult(${JSON.stringify(sent.id)})\nprint(r.state, repr(r.result))`, { CELERY_BROKER_URL: REDIS_URL, CELERY_RESULT_BACKEND: REDIS_URL });
+      expect(out.trim()).toBe("REVOKED TaskRevokedError('terminated')");
+      // the pool replaced its thread: the next task runs
+      const [next] = await pythonClient({ broker: REDIS_URL, backend: REDIS_URL }, { wait: true, timeout: 30, calls: [{ task: 'tasks.add', args: [1, 1], options: { queue } }] });
+      expect(next).toMatchObject({ ok: true, result: 2 });
+    } finally {
+      await worker.stop('SIGKILL');
+    }
+  });
+});
