@@ -2,7 +2,8 @@
 // the demo and the benchmark. Run them with `npx celeriac worker -A interop/tasks.ts`.
 
 import { setTimeout as sleepMs } from 'node:timers/promises';
-import { Celery, PythonError, SoftTimeLimitExceeded, ValueError } from 'celeriac';
+import { Redis } from 'ioredis';
+import { Celery, PythonError, SoftTimeLimitExceeded, ValueError, type TaskRequest } from 'celeriac';
 
 export const app = new Celery({
   // CELERY_BROKER_URL / CELERY_RESULT_BACKEND (or the CLI's -b / --result-backend) override these.
@@ -84,3 +85,19 @@ export const burn = app.task('tasks.burn', { params: ['ms'] }, (ms: number) => {
   while (performance.now() < until) x = (x * 31 + 7) % 1000003;
   return x >= 0 ? ms : ms;
 });
+
+export const mul = app.task('tasks.mul', { params: ['x', 'y'] }, (x: number, y: number) => x * y);
+
+/** The sum of a list (a chord body). */
+export const tsum = app.task('tasks.tsum', { params: ['numbers'] }, (numbers: unknown[]) => numbers.reduce<unknown>((acc, n) => pyAdd(acc, n), 0));
+
+let errorsRedis: Redis | undefined;
+
+/** A new-style errback: called inline on the worker where a task failed; records the failed task's id. */
+export const onError = app.task('tasks.on_error', { params: ['request', 'exc', 'traceback'] }, async (request: TaskRequest, _exc: unknown, _traceback: string | null) => {
+  errorsRedis ??= new Redis(process.env.INTEROP_REDIS_URL || 'redis://127.0.0.1:6379/0', { maxRetriesPerRequest: 3 });
+  await errorsRedis.rpush('interop:errors', request.id);
+});
+
+/** An old-style errback: sent as a task with the failed task's id. */
+export const logFailed = app.task('tasks.log_failed', { params: ['task_id'] }, (taskId: string) => taskId);

@@ -19,7 +19,7 @@ import { MemoryBackend } from './backends/memory';
 import { DisabledBackend } from './backends/disabled';
 import { Task, type ApplyOptions, type TaskHandler, type TaskOptions, type TaskProducer } from './task';
 import { AsyncResult } from './result';
-import { fromWireOptions, Signature, toSignatureDict, toSignatureDicts, toWireOptions, type SignatureSender } from './canvas';
+import { Signature, toSignatureDict, toSignatureDicts, toWireOptions, type SignatureSender } from './canvas';
 import { ConfigurationError } from './config';
 import { sendTaskSent } from './events/sent';
 
@@ -172,9 +172,9 @@ export class Celery implements TaskProducer, SignatureSender {
     return Signature.fromDict(this, d);
   }
 
+  /** Apply a signature (a chain, group or chord is applied as such, as `sig.applyAsync()`). */
   applySignature<R>(sig: Signature<R>, args: unknown[] = [], kwargs: Record<string, unknown> = {}, options: ApplyOptions = {}): Promise<AsyncResult<R>> {
-    const merged = sig.clone(args, kwargs, toWireOptions(options as ApplyOptions & Record<string, unknown>));
-    return this.sendTask<R>(merged.task, merged.args, merged.kwargs, fromWireOptions(merged.options));
+    return sig.applyAsync(args, kwargs, options as ApplyOptions & Record<string, unknown>);
   }
 
   /** Send a task by name, as Celery's `send_task`: returns its AsyncResult once the message is handed to the broker. */

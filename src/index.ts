@@ -1,10 +1,16 @@
 // celeriac's public API: the Celery app, tasks, results, canvas, worker, errors, and the wire protocol helpers.
 
 export { Celery, createBroker, type CeleryOptions } from './app';
-export { Task, type TaskOptions, type TaskContext, type TaskRequest, type TaskHandler, type ApplyOptions, type RetryOptions, type SignatureLike } from './task';
+export { Task, type TaskOptions, type TaskContext, type TaskRequest, type TaskHandler, type ApplyOptions, type RetryOptions, type SignatureLike, type ArgsTail } from './task';
 export type { ParamSpec } from './params';
 export { AsyncResult, type GetOptions } from './result';
-export { Signature } from './canvas';
+export {
+  Signature, Chain, Group, Chord, Chunks, XMap, XStarmap, GroupResult, CanvasResult,
+  chain, group, chord, chunks, xmap, xmap as map, starmap, signatureFromDict,
+  type AnySignature, type GroupGetOptions, type TaskSignatureLike,
+} from './canvas';
+export { WorkerCanvas } from './worker/canvas-handler';
+export { installBuiltins } from './builtins';
 export { Worker, expandHostname, type WorkerOptions } from './worker/worker';
 export { createExecutor, ExecutorRouter, PoolExecutor, parseAutoscale, parsePoolName, type ExecutorSettings, type PoolName, type PoolStats } from './worker/pools';
 export { resolveSettings, snakeName, camelName, ConfigurationError, type CelerySettings } from './config';

@@ -92,6 +92,9 @@ export interface TaskContext {
 
 export type TaskHandler<A extends unknown[] = unknown[], R = unknown> = (this: TaskContext, ...args: A) => R | Promise<R>;
 
+/** The argument lists a partial signature may hold: the task's parameters minus any number of leading ones. */
+export type ArgsTail<A extends unknown[]> = A | (A extends [unknown, ...infer Rest] ? ArgsTail<Rest> : never);
+
 /** A signature object or its wire dict. */
 export type SignatureLike = Signature | SignatureDict;
 
@@ -163,8 +166,8 @@ export class Task<A extends unknown[] = unknown[], R = unknown> {
     return this.producer.sendTask<R>(this.name, args ?? [], kwargs ?? {}, { ...this.defaultOptions(), ...options });
   }
 
-  /** A signature (partial call) for canvases. */
-  s(...args: Partial<A> | unknown[]): Signature<R> {
+  /** A signature (partial call) for canvases: any tail of the parameters (a parent's result fills the head). */
+  s(...args: ArgsTail<A>): Signature<R> {
     return this.producer.signature(this.name, args as unknown[], {}, this.defaultOptions()) as Signature<R>;
   }
 

@@ -94,3 +94,32 @@ def burn(ms):
     while time.perf_counter() < until:
         x = (x * 31 + 7) % 1000003
     return ms
+
+
+@app.task(name='tasks.mul')
+def mul(x, y):
+    return x * y
+
+
+@app.task(name='tasks.tsum')
+def tsum(numbers):
+    return sum(numbers)
+
+
+_errors_redis = None
+
+
+@app.task(name='tasks.on_error')
+def on_error(request, exc, traceback):
+    """A new-style errback: called inline where a task failed; records the failed task's id."""
+    global _errors_redis
+    if _errors_redis is None:
+        import redis
+        _errors_redis = redis.Redis.from_url(os.environ.get('INTEROP_REDIS_URL', 'redis://127.0.0.1:6379/0'))
+    _errors_redis.rpush('interop:errors', request.id)
+
+
+@app.task(name='tasks.log_failed')
+def log_failed(task_id):
+    """An old-style errback: sent as a task with the failed task's id."""
+    return task_id

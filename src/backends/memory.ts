@@ -4,9 +4,17 @@
 import type { ResultMeta } from '../../protocol';
 import type { GroupBackend, ResultBackend, StoreContext, Unwatch } from './backend';
 
+/** One chord's counters, as the Redis backend keeps them in `.j` (parts by score), `.t` and `.s`. */
+export interface MemoryChord {
+  parts: Map<string, number>;
+  extra: number;
+  size: number | null;
+}
+
 interface MemoryStore {
   results: Map<string, ResultMeta>;
   groups: Map<string, string>;
+  chords: Map<string, MemoryChord>;
   listeners: Map<string, Set<(meta: ResultMeta) => void>>;
 }
 
@@ -19,10 +27,15 @@ export class MemoryBackend implements ResultBackend, GroupBackend {
   constructor(url = 'memory://') {
     let s = STORES.get(url);
     if (!s) {
-      s = { results: new Map(), groups: new Map(), listeners: new Map() };
+      s = { results: new Map(), groups: new Map(), chords: new Map(), listeners: new Map() };
       STORES.set(url, s);
     }
     this.s = s;
+  }
+
+  /** In-process chord counters (the canvas join uses them as the Redis backend's native join). */
+  get chords(): Map<string, MemoryChord> {
+    return this.s.chords;
   }
 
   async connect(): Promise<void> {}

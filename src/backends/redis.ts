@@ -12,21 +12,33 @@ export const GROUP_KEY_PREFIX = 'celery-taskset-meta-';
 
 /**
  * Celery reads the current meta first and keeps a SUCCESS (a lost worker's late write must not replace it).
- * Doing the read, write and publish in one script makes that rule atomic and costs one round trip, pipelined.
+ * Doing the read, write and publish in one script makes that rule atomic; and one call stores every result of an
+ * event-loop tick (KEYS = result keys, ARGV = [expires, value…]), so a busy worker pays one round trip per batch.
  */
 const STORE_SCRIPT = `
-local cur = redis.call('GET', KEYS[1])
-if cur and string.find(cur, '^{"status":%s*"SUCCESS"') then return 0 end
-if tonumber(ARGV[2]) > 0 then
-  redis.call('SETEX', KEYS[1], ARGV[2], ARGV[1])
-else
-  redis.call('SET', KEYS[1], ARGV[1])
+local expires = tonumber(ARGV[1])
+local stored = {}
+for i = 1, #KEYS do
+  local cur = redis.call('GET', KEYS[i])
+  if cur and string.find(cur, '^{"status":%s*"SUCCESS"') then
+    stored[i] = 0
+  else
+    if expires > 0 then redis.call('SETEX', KEYS[i], expires, ARGV[i + 1]) else redis.call('SET', KEYS[i], ARGV[i + 1]) end
+    redis.call('PUBLISH', KEYS[i], ARGV[i + 1])
+    stored[i] = 1
+  end
 end
-redis.call('PUBLISH', KEYS[1], ARGV[1])
-return 1
+return stored
 `;
 
-type StoreClient = Redis & { celeriacStore(numKeys: number, key: string, value: string, expires: number): Promise<number> };
+interface PendingStore {
+  key: string;
+  value: string;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+type StoreClient = Redis & { celeriacStore(numKeys: number, ...keysAndArgs: Array<string | number>): Promise<number[]> };
 
 export class RedisBackend implements ResultBackend, GroupBackend {
   readonly kind = 'redis' as const;
@@ -34,6 +46,8 @@ export class RedisBackend implements ResultBackend, GroupBackend {
   private subscriber: Redis | undefined;
   private subscribing: Promise<Redis> | undefined;
   private readonly listeners = new Map<string, Set<(meta: ResultMeta) => void>>();
+  private batch: PendingStore[] = [];
+  private flushScheduled = false;
 
   constructor(
     private readonly url: string,
@@ -52,8 +66,33 @@ export class RedisBackend implements ResultBackend, GroupBackend {
     return this.client;
   }
 
-  async store(meta: ResultMeta, _context: StoreContext): Promise<void> {
-    await this.client.celeriacStore(1, TASK_KEY_PREFIX + meta.task_id, encodeResultMeta(meta), this.expires ?? 0);
+  store(meta: ResultMeta, _context: StoreContext): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.batch.push({ key: TASK_KEY_PREFIX + meta.task_id, value: encodeResultMeta(meta), resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Send this tick's results in one script call. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.batch;
+    this.batch = [];
+    if (batch.length === 0) return;
+    const args: Array<string | number> = batch.map((b) => b.key);
+    args.push(this.expires ?? 0);
+    for (const b of batch) args.push(b.value);
+    this.client.celeriacStore(batch.length, ...args).then(
+      () => {
+        for (const b of batch) b.resolve();
+      },
+      (err: unknown) => {
+        for (const b of batch) b.reject(err);
+      },
+    );
   }
 
   async get(taskId: string): Promise<ResultMeta | null> {

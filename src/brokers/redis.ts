@@ -31,29 +31,44 @@ export interface RedisTransportOptions {
 const FETCH_SCRIPT = `
 local want = tonumber(ARGV[1])
 local now = ARGV[2]
-local out = {}
+local out, z, h = {}, {}, {}
 for i = 3, #KEYS do
   if want <= 0 then break end
   local msgs = redis.call('RPOP', KEYS[i], want)
   if msgs then
     for _, raw in ipairs(msgs) do
-      local ok, env = pcall(cjson.decode, raw)
-      if ok and type(env) == 'table' and type(env.properties) == 'table' and type(env.properties.delivery_tag) == 'string' then
-        local di = env.properties.delivery_info
-        local ex, rk = '', ''
-        if type(di) == 'table' then
-          if type(di.exchange) == 'string' then ex = di.exchange end
-          if type(di.routing_key) == 'string' then rk = di.routing_key end
+      -- Fast path: read the tag and route with patterns (kombu writes them plainly); anything unusual is decoded.
+      local tag = string.match(raw, '"delivery_tag":%s*"([%w%-]+)"')
+      local di = string.match(raw, '"delivery_info":%s*(%b{})')
+      local ex = di and string.match(di, '"exchange":%s*"([^"\\\\]*)"')
+      local rk = di and string.match(di, '"routing_key":%s*"([^"\\\\]*)"')
+      if not (tag and ex and rk) then
+        tag, ex, rk = nil, '', ''
+        local ok, env = pcall(cjson.decode, raw)
+        if ok and type(env) == 'table' and type(env.properties) == 'table' and type(env.properties.delivery_tag) == 'string' then
+          tag = env.properties.delivery_tag
+          local info = env.properties.delivery_info
+          if type(info) == 'table' then
+            if type(info.exchange) == 'string' then ex = info.exchange end
+            if type(info.routing_key) == 'string' then rk = info.routing_key end
+          end
         end
-        local tag = env.properties.delivery_tag
-        redis.call('ZADD', KEYS[1], now, tag)
-        redis.call('HSET', KEYS[2], tag, '[' .. raw .. ', ' .. cjson.encode(ex) .. ', ' .. cjson.encode(rk) .. ']')
+      end
+      if tag then
+        z[#z + 1] = now
+        z[#z + 1] = tag
+        h[#h + 1] = tag
+        h[#h + 1] = '[' .. raw .. ', ' .. cjson.encode(ex) .. ', ' .. cjson.encode(rk) .. ']'
       end
       out[#out + 1] = KEYS[i]
       out[#out + 1] = raw
     end
     want = want - #msgs
   end
+end
+if #z > 0 then
+  redis.call('ZADD', KEYS[1], unpack(z))
+  redis.call('HSET', KEYS[2], unpack(h))
 end
 return out
 `;
@@ -396,6 +411,7 @@ class RedisConsumer implements Consumer {
   private wake: (() => void) | undefined;
   private order: string[];
   private failures = 0;
+  private readonly basePrefetch: number;
 
   constructor(
     private readonly broker: RedisBroker,
@@ -407,6 +423,7 @@ class RedisConsumer implements Consumer {
     private readonly logger: Logger,
   ) {
     this.order = [...queues];
+    this.basePrefetch = options.prefetch;
   }
 
   holds(tag: string): boolean {
@@ -442,7 +459,11 @@ class RedisConsumer implements Consumer {
   private async run(): Promise<void> {
     while (!this.cancelled) {
       const room = this.capacity();
-      if (room <= 0) {
+      // Fetch in batches: with messages still in hand, wait until half the prefetch window is free rather than
+      // paying a round trip per settled message (but never wait while holding nothing).
+      // The window is the prefetch the consumer started with: raises for held ETA messages must not widen it.
+      const lowWater = this.options.noAck || this.basePrefetch === 0 ? 1 : Math.max(1, Math.floor(Math.min(FETCH_BATCH, this.basePrefetch) / 2));
+      if (room <= 0 || (room < lowWater && this.inFlight.size > 0)) {
         await new Promise<void>((resolve) => (this.wake = resolve));
         this.wake = undefined;
         continue;

@@ -5,6 +5,9 @@ import type { ExceptionInfo, ResultTuple } from '../../protocol';
 import type { Task, TaskRequest } from '../task';
 import type { Request } from './request';
 import { runTask, type Outcome, type RunServices, type TimeLimits } from './tracer';
+import type { TaskCancel } from './cancel';
+
+export { TaskCancel } from './cancel';
 
 /** Lifecycle notifications (the source of celeryev task events and metrics). All optional. */
 export interface TaskLifecycleListener {
@@ -40,8 +43,9 @@ export interface ExecutionJob {
   request: TaskRequest;
   limits: TimeLimits;
   services: RunServices;
-  /** Fires on revoke --terminate and cold shutdown. */
-  signal: AbortSignal;
+  cancel: TaskCancel;
+  /** `cancel.signal`: fires on revoke --terminate and cold shutdown. */
+  readonly signal: AbortSignal;
 }
 
 /** Runs tasks: on the event loop (async), or in threads/processes (pools). */
@@ -58,7 +62,7 @@ export class AsyncExecutor implements Executor {
   readonly name = 'async';
   async start(): Promise<void> {}
   run(job: ExecutionJob): Promise<Outcome> {
-    return runTask(job.task, job.request, job.limits, job.services, job.signal);
+    return runTask(job.task, job.request, job.limits, job.services, job.cancel);
   }
   async stop(): Promise<void> {}
 }

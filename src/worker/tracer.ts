@@ -6,6 +6,7 @@ import { Ignore, MaxRetriesExceededError, Reject, Retry, SoftTimeLimitExceeded, 
 import type { CelerySettings } from '../config';
 import type { RetryOptions, Task, TaskContext, TaskRequest } from '../task';
 import { pyArgsRepr, pyKwargsRepr } from '../../protocol';
+import { TaskCancel } from './cancel';
 
 /** How a task run ended. */
 export type Outcome =
@@ -58,10 +59,14 @@ class RunContext implements TaskContext {
   constructor(
     private readonly task: Task<never[], unknown>,
     readonly request: TaskRequest,
-    readonly signal: AbortSignal,
+    private readonly cancel: TaskCancel,
     private readonly services: RunServices,
   ) {
     this.name = task.name;
+  }
+
+  get signal(): AbortSignal {
+    return this.cancel.signal;
   }
 
   retry(options: RetryOptions = {}): never {
@@ -109,40 +114,36 @@ export async function runTask(
   request: TaskRequest,
   limits: TimeLimits,
   services: RunServices,
-  externalAbort?: AbortSignal,
+  cancel: TaskCancel = new TaskCancel(),
 ): Promise<Outcome> {
-  const controller = new AbortController();
-  const onExternal = (): void => controller.abort(externalAbort?.reason);
-  externalAbort?.addEventListener('abort', onExternal, { once: true });
-  const ctx = new RunContext(task, request, controller.signal, services);
+  const ctx = new RunContext(task, request, cancel, services);
   let softTimer: NodeJS.Timeout | undefined;
   let hardTimer: NodeJS.Timeout | undefined;
   try {
     const handler = task.handler;
     if (!handler) throw new Error(`task ${task.name} has no handler in this process`);
     if (limits.soft) {
-      softTimer = setTimeout(() => controller.abort(new SoftTimeLimitExceeded(limits.soft as number)), limits.soft * 1000);
+      softTimer = setTimeout(() => cancel.abort(new SoftTimeLimitExceeded(limits.soft as number)), limits.soft * 1000);
     }
     const run = (async () => handler.apply(ctx, task.bind(request.args, request.kwargs) as never[]))();
-    let value: unknown;
-    if (limits.hard) {
-      const hardSeconds = limits.hard;
-      const hard = new Promise<never>((_, reject) => {
-        hardTimer = setTimeout(() => {
-          controller.abort(new TimeLimitExceeded(hardSeconds));
-          reject(new TimeLimitExceeded(hardSeconds));
-        }, hardSeconds * 1000);
+    // The run is abandoned when the hard limit passes or the run is terminated (revoke --terminate, cold shutdown).
+    const ended = new Promise<never>((_, reject) => {
+      cancel.onAbort((reason) => {
+        if (!(reason instanceof SoftTimeLimitExceeded)) reject(reason);
       });
-      run.catch(() => undefined); // an abandoned run may still fail later; that must not be unhandled
-      value = await Promise.race([run, hard]);
-    } else value = await run;
+      if (limits.hard) {
+        const hardSeconds = limits.hard;
+        hardTimer = setTimeout(() => cancel.abort(new TimeLimitExceeded(hardSeconds)), hardSeconds * 1000);
+      }
+    });
+    run.catch(() => undefined); // an abandoned run may still fail later; that must not be unhandled
+    const value = await Promise.race([run, ended]);
     return { kind: 'success', value };
   } catch (err) {
     return classify(task, request, err);
   } finally {
     if (softTimer) clearTimeout(softTimer);
     if (hardTimer) clearTimeout(hardTimer);
-    externalAbort?.removeEventListener('abort', onExternal);
   }
 }
 

@@ -27,7 +27,8 @@ import type { Task } from '../task';
 import { Request } from './request';
 import { Admission } from './admission';
 import { timeLimitsFor, type Outcome, type RetryPlan } from './tracer';
-import { AsyncExecutor, noCanvas, type CanvasHandler, type Executor, type TaskLifecycleListener } from './hooks';
+import { AsyncExecutor, noCanvas, TaskCancel, type CanvasHandler, type Executor, type TaskLifecycleListener } from './hooks';
+import { WorkerCanvas } from './canvas-handler';
 
 export interface WorkerOptions {
   /** Queue names to consume (default: task_default_queue). */
@@ -63,7 +64,7 @@ export class Worker {
   /** Received and due, waiting for a free slot (prefetched). */
   private readonly ready: Request[] = [];
   /** Running now. */
-  readonly active = new Map<string, { request: Request; abort: AbortController }>();
+  readonly active = new Map<string, { request: Request; abort: TaskCancel }>();
   /** ETA holds and rate limits: decides when a received request may run. */
   readonly admission: Admission;
   /** Result writes and publishes not yet finished; shutdown waits for them. */
@@ -71,6 +72,9 @@ export class Worker {
   /** Revoked task ids (Celery's LimitedSet: 50000 ids, 3 hours each), filled by remote control and --statedb. */
   readonly revoked = new LimitedSet(50000, 10800);
   private stopping = false;
+  /** Tasks whose handler is done but whose result/ack/canvas work is still under way. */
+  private finishing = 0;
+  private readonly maxFinishing: number;
   private cold = false;
   private stopped: Promise<void> | undefined;
   private idleWaiters: Array<() => void> = [];
@@ -91,6 +95,7 @@ export class Worker {
     this.concurrency = Math.max(1, options.concurrency ?? conf.workerConcurrency ?? os.availableParallelism());
     const multiplier = options.prefetchMultiplier ?? conf.workerPrefetchMultiplier;
     this.prefetchBase = multiplier > 0 ? this.concurrency * multiplier : 0;
+    this.maxFinishing = Math.max(100, this.concurrency * 4);
     this.accept = new Set(conf.acceptContent);
     const names = options.queues && options.queues.length > 0 ? options.queues : [conf.taskDefaultQueue];
     this.queues = names.map((n) => app.queueSpec(n));
@@ -113,7 +118,7 @@ export class Worker {
       republish: (request) => this.republish(request),
     });
     this.executor = options.executor ?? new AsyncExecutor();
-    this.canvas = options.canvas ?? noCanvas;
+    this.canvas = options.canvas ?? new WorkerCanvas(app, { hostname: this.hostname, logger: this.logger });
   }
 
   /** Be told of every task's lifecycle (events, metrics). */
@@ -217,7 +222,9 @@ export class Worker {
     if (!expired && !this.revoked.has(request.id)) return false;
     this.logger.info(`Discarding revoked task: ${request.label}${expired ? ' (expired)' : ''}`);
     const reason = expired ? 'expired' : 'revoked';
-    this.track(this.store(request, 'REVOKED', toExceptionInfo(new TaskRevokedError(reason)), null));
+    const info = toExceptionInfo(new TaskRevokedError(reason));
+    // As Celery's mark_as_revoked: a revoked chord member still counts, so the chord fails instead of waiting forever.
+    this.track(this.store(request, 'REVOKED', info, null).then(() => this.canvas.afterStore(request, 'REVOKED', info)));
     request.ack();
     this.count(request);
     if (this.listeners.length) this.notify('revoked', request, reason);
@@ -234,7 +241,7 @@ export class Worker {
   // ---- running ------------------------------------------------------------------------------------
 
   private pump(): void {
-    while (this.active.size < this.concurrency && this.ready.length > 0) {
+    while (this.active.size < this.concurrency && this.finishing < this.maxFinishing && this.ready.length > 0) {
       const request = this.ready.shift() as Request;
       if (this.discardIfRevoked(request)) continue;
       void this.execute(request);
@@ -247,7 +254,7 @@ export class Worker {
 
   private async execute(request: Request): Promise<void> {
     const task = this.app.tasks.get(request.name) as Task<never[], unknown>;
-    const abort = new AbortController();
+    const abort = new TaskCancel();
     this.active.set(request.id, { request, abort });
     request.startedAt = Date.now();
     if (!this.acksLate(task)) request.ack(); // early ack: when the pool accepts the job, as Celery
@@ -262,29 +269,40 @@ export class Worker {
         request: info,
         limits: timeLimitsFor(task, info, this.app.conf),
         services: { updateState: (state, meta) => this.store(request, state, meta, null) },
-        signal: abort.signal,
+        cancel: abort,
+        get signal() {
+          return abort.signal;
+        },
       });
     } catch (err) {
       outcome = { kind: 'failure', error: err };
     }
     // A cold shutdown already returned this message to the queue; its late outcome must not be recorded.
     if (!this.active.has(request.id)) return;
-    try {
-      if (abort.signal.reason instanceof TaskRevokedError) await this.finishTerminated(request);
-      else await this.finish(task, request, outcome);
-    } catch (err) {
-      this.logger.error(`Task ${request.label}: handling its outcome failed: ${(err as Error)?.stack ?? String(err)}`);
-      request.ack();
-    } finally {
-      this.active.delete(request.id);
-      this.count(request);
-      this.pump();
-      this.notifyIdle();
-    }
+    const runtime = (Date.now() - request.startedAt) / 1000;
+    // The slot is free as soon as the handler is done: storing the result, acks and canvas steps go on in the
+    // background (bounded by MAX_FINISHING), so a result round trip never idles a concurrency slot.
+    this.active.delete(request.id);
+    this.finishing++;
+    this.pump();
+    // revoke --terminate ended it: REVOKED ["terminated"] whatever the run returned (as Celery's Request.terminate).
+    const terminated = abort.reason instanceof TaskRevokedError;
+    void this.track(
+      (terminated ? this.finishTerminated(request) : this.finish(task, request, outcome, runtime))
+        .catch((err: unknown) => {
+          this.logger.error(`Task ${request.label}: handling its outcome failed: ${(err as Error)?.stack ?? String(err)}`);
+          request.ack();
+        })
+        .finally(() => {
+          this.finishing--;
+          this.count(request);
+          this.pump();
+          this.notifyIdle();
+        }),
+    );
   }
 
-  private async finish(task: Task<never[], unknown>, request: Request, outcome: Outcome): Promise<void> {
-    const runtime = (Date.now() - request.startedAt) / 1000;
+  private async finish(task: Task<never[], unknown>, request: Request, outcome: Outcome, runtime: number): Promise<void> {
     const ignoreResult = request.data.ignoreResult || (task.options.ignoreResult ?? this.app.conf.taskIgnoreResult);
     switch (outcome.kind) {
       case 'success': {
@@ -406,7 +424,7 @@ export class Worker {
   }
 
   private notifyIdle(): void {
-    if (this.active.size > 0) return;
+    if (this.active.size > 0 || this.finishing > 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();

@@ -1,6 +1,7 @@
 // Jobs for driving a pool executor directly in tests: a real decoded request for a task of test/fixtures/pool-tasks.ts,
 // its limits and abort signal, and the state updates it reports; plus a logger whose lines can be awaited.
 
+import { TaskCancel } from '../../src/worker/cancel';
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { decodeTaskMessage, encodeTaskMessage } from '../../protocol';
@@ -16,7 +17,7 @@ export const POOL_TASKS = path.join(ROOT, 'test', 'fixtures', 'pool-tasks.ts');
 export interface TestJob {
   job: ExecutionJob;
   states: Array<{ state: string; meta: unknown }>;
-  abort: AbortController;
+  abort: TaskCancel;
 }
 
 /** A job for `name(...args)` as the worker would hand it to its executor. */
@@ -29,7 +30,7 @@ export function makeJob(app: Celery, name: string, args: unknown[] = [], options
   const delivery = { message: wire, queue: 'q', exchange: '', routingKey: 'q', redelivered: false, priority: 0, ack: () => undefined, reject: () => undefined };
   const request = new Request(data, delivery).toTaskRequest('test@host');
   const states: TestJob['states'] = [];
-  const abort = new AbortController();
+  const abort = new TaskCancel();
   const job: ExecutionJob = {
     task,
     request,
@@ -39,7 +40,10 @@ export function makeJob(app: Celery, name: string, args: unknown[] = [], options
         states.push({ state, meta });
       },
     },
-    signal: abort.signal,
+    cancel: abort,
+    get signal() {
+      return abort.signal;
+    },
   };
   return { job, states, abort };
 }

@@ -16,6 +16,7 @@ import { compileArguments, prettyReply } from '../../../src/cli/inspect';
 import { nodeFormat } from '../../../src/cli/nodename';
 import { taskQueue } from '../../../src/brokers/broker';
 import { Request } from '../../../src/worker/request';
+import { TaskCancel } from '../../../src/worker/cancel';
 import { decodeTaskMessage } from '../../../protocol';
 import { FakeTransport } from './fake-transport';
 
@@ -111,7 +112,7 @@ describe('commands reply as a Python worker does', () => {
     const running = request(app);
     running.startedAt = Date.now();
     running.acknowledged = true;
-    worker.active.set(running.id, { request: running, abort: new AbortController() });
+    worker.active.set(running.id, { request: running, abort: new TaskCancel() });
     const held = request(app, 'tasks.add', [4, 4], 600);
     const waiting = request(app, 'tasks.add', [1, 1]);
     ctx.tracker.received(held);
@@ -129,7 +130,7 @@ describe('commands reply as a Python worker does', () => {
     expect(await runCommand(ctx, 'query_task', { ids: [running.id, 'unknown'] })).toEqual({ [running.id]: ['active', requestInfo(running, GOLD, false, true)] });
     // terminate aborts the running task's signal with TaskRevokedError('terminated')
     expect(await runCommand(ctx, 'revoke', { task_id: running.id, terminate: true, signal: 'SIGKILL' })).toEqual({ ok: `terminate: ${running.id}` });
-    const reason = worker.active.get(running.id)?.abort.signal.reason as Error;
+    const reason = worker.active.get(running.id)?.abort.reason as Error;
     expect(reason.name).toBe('TaskRevokedError');
     expect(ctx.terminations.get(running.id)).toBe(9);
   });
