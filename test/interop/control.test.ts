@@ -34,7 +34,7 @@ describeWith(['redis', 'amqp', 'python'], 'remote control with Python celery ins
     });
 
     afterAll(async () => {
-      await worker?.stop('SIGKILL');
+      await worker?.stop('SIGTERM');
       await app.close();
       fs.rmSync(statedb, { force: true });
     });
