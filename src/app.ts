@@ -182,7 +182,10 @@ export class Celery implements TaskProducer, SignatureSender {
     await this.connect();
     const { route, queue, message } = this.buildMessage(name, args, kwargs, options);
     if (queue) await this.ensureQueue(queue);
-    if (this.backend instanceof RpcBackend && !options.ignoreResult) await this.backend.ensureConsuming();
+    if (!options.ignoreResult && !this.conf.taskIgnoreResult) {
+      if (this.backend instanceof RpcBackend) await this.backend.ensureConsuming();
+      else await this.backend.prepare?.(String(message.headers.id));
+    }
     await this.broker.publish(route, message);
     if (this.conf.taskSendSentEvent) await sendTaskSent(this, route, queue, message);
     return new AsyncResult<R>(String(message.headers.id), this.backend, () => this.connect());

@@ -15,4 +15,4 @@ export { Chunks, XMap, XStarmap, splitChunks } from './canvas/maps';
 export { chain, group, chord, chunks, xmap, starmap, pipe, signatureFromDict, type TaskSignatureLike } from './canvas/builders';
 export { GroupResult, CanvasResult, resultFor, resultTuple, nodeTuple, nodeFromTuple, TaskNode, GroupNode, type ResultNode, type GroupGetOptions } from './canvas/results';
 export { chordSupport, encodePart, decodePart, type ChordSupport, type ChordPart, type PartCount } from './canvas/join';
-export { withParent, currentParent, trailOf, takeTrail, type ParentTask } from './canvas/context';
+export { withParent, currentParent, trailOf, takeTrail, trailsPending, type ParentTask } from './canvas/context';

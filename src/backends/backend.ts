@@ -27,6 +27,8 @@ export interface ResultBackend {
    */
   watch(taskId: string, onMeta: (meta: ResultMeta) => void): Promise<Unwatch>;
   forget(taskId: string): Promise<void>;
+  /** Called as a task that expects a result is sent (before it is published): e.g. subscribe early. Optional. */
+  prepare?(taskId: string): Promise<void>;
 }
 
 /** Chord and group support (the Redis backend's native join). */

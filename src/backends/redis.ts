@@ -2,7 +2,7 @@
 // atomic step that never overwrites a stored SUCCESS, and waiting through SUBSCRIBE (one shared subscriber).
 
 import type { Redis } from 'ioredis';
-import { decodeResultMeta, encodeResultMeta, type ResultMeta } from '../../protocol';
+import { decodeResultMeta, encodeResultMeta, READY_STATES, type ResultMeta } from '../../protocol';
 import { silentLogger, type Logger } from '../log';
 import { connectRedis } from '../brokers/redis';
 import type { GroupBackend, ResultBackend, StoreContext, Unwatch } from './backend';
@@ -31,6 +31,9 @@ end
 return stored
 `;
 
+/** Most tasks subscribed to at send time and still pending; beyond this, get() subscribes on demand. */
+const MAX_EARLY = 10000;
+
 interface PendingStore {
   key: string;
   value: string;
@@ -47,6 +50,8 @@ export class RedisBackend implements ResultBackend, GroupBackend {
   private subscribing: Promise<Redis> | undefined;
   private readonly listeners = new Map<string, Set<(meta: ResultMeta) => void>>();
   private batch: PendingStore[] = [];
+  /** Tasks subscribed to at send time (prepare) whose ready state has not arrived yet. */
+  private readonly early = new Set<string>();
   private flushScheduled = false;
 
   constructor(
@@ -111,10 +116,26 @@ export class RedisBackend implements ResultBackend, GroupBackend {
     return this.subscribing;
   }
 
+  /**
+   * Subscribe to a task's result channel as its message is sent, as Celery's client does, so that a later get()
+   * needs no SUBSCRIBE round trip. Only the subscriber connection is awaited, not the SUBSCRIBE itself; the
+   * subscription ends when the task is ready. Bounded: past MAX_EARLY pending tasks, get() subscribes lazily.
+   */
+  async prepare(taskId: string): Promise<void> {
+    if (this.early.size >= MAX_EARLY || this.listeners.has(taskId)) return;
+    const s = await this.sub();
+    this.early.add(taskId);
+    s.subscribe(TASK_KEY_PREFIX + taskId).catch((err: Error) => {
+      this.early.delete(taskId);
+      this.logger.debug(`subscribe for ${taskId} failed: ${err.message}`);
+    });
+  }
+
   private onMessage(channel: string, message: Buffer): void {
     if (!channel.startsWith(TASK_KEY_PREFIX)) return;
-    const set = this.listeners.get(channel.slice(TASK_KEY_PREFIX.length));
-    if (!set) return;
+    const id = channel.slice(TASK_KEY_PREFIX.length);
+    const set = this.listeners.get(id);
+    if (!set && !this.early.has(id)) return;
     let meta: ResultMeta;
     try {
       meta = decodeResultMeta(message);
@@ -122,7 +143,10 @@ export class RedisBackend implements ResultBackend, GroupBackend {
       this.logger.warning(`unreadable result on ${channel}: ${(err as Error).message}`);
       return;
     }
-    for (const fn of set) fn(meta);
+    if (set) for (const fn of set) fn(meta);
+    if (READY_STATES.has(meta.status) && this.early.delete(id) && !this.listeners.has(id)) {
+      this.subscriber?.unsubscribe(channel).catch(() => undefined);
+    }
   }
 
   async watch(taskId: string, onMeta: (meta: ResultMeta) => void): Promise<Unwatch> {
@@ -134,7 +158,9 @@ export class RedisBackend implements ResultBackend, GroupBackend {
       this.listeners.set(taskId, set);
     }
     set.add(onMeta);
-    if (first) await s.subscribe(TASK_KEY_PREFIX + taskId);
+    // Subscribed at send time already: skip the round trip; the GET below covers a result published before the
+    // subscription took effect.
+    if (first && !this.early.has(taskId)) await s.subscribe(TASK_KEY_PREFIX + taskId);
     const current = await this.get(taskId);
     if (current && set.has(onMeta)) onMeta(current);
     return () => {
@@ -143,7 +169,7 @@ export class RedisBackend implements ResultBackend, GroupBackend {
       live.delete(onMeta);
       if (live.size === 0) {
         this.listeners.delete(taskId);
-        s.unsubscribe(TASK_KEY_PREFIX + taskId).catch(() => undefined);
+        if (!this.early.has(taskId)) s.unsubscribe(TASK_KEY_PREFIX + taskId).catch(() => undefined);
       }
     };
   }
@@ -171,6 +197,7 @@ export class RedisBackend implements ResultBackend, GroupBackend {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    this.early.clear();
     if (this.subscriber) this.subscriber.disconnect();
     if (this.client) await this.client.quit().catch(() => this.client.disconnect());
   }

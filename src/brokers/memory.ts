@@ -12,15 +12,56 @@ interface StoredMessage {
   priority: number;
 }
 
+/** A FIFO with O(1) shift (an array with a moving head), ordered by priority on insert. */
+class MessageQueue {
+  private items: StoredMessage[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  shift(): StoredMessage | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined as unknown as StoredMessage;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  unshift(item: StoredMessage): void {
+    if (this.head > 0) this.items[--this.head] = item;
+    else this.items.unshift(item);
+  }
+
+  /** Higher priority first, FIFO within a priority (AMQP x-max-priority semantics). */
+  insert(item: StoredMessage): void {
+    let i = this.items.length;
+    while (i > this.head && this.items[i - 1].priority < item.priority) i--;
+    if (i === this.items.length) this.items.push(item);
+    else this.items.splice(i, 0, item);
+  }
+
+  clear(): number {
+    const n = this.length;
+    this.items = [];
+    this.head = 0;
+    return n;
+  }
+}
+
 class MemoryState {
-  readonly queues = new Map<string, StoredMessage[]>();
+  readonly queues = new Map<string, MessageQueue>();
   readonly bindings = new Map<string, Array<{ routingKey: string; queue: string }>>();
   readonly consumers = new Set<MemoryConsumer>();
 
-  queue(name: string): StoredMessage[] {
+  queue(name: string): MessageQueue {
     let q = this.queues.get(name);
     if (!q) {
-      q = [];
+      q = new MessageQueue();
       this.queues.set(name, q);
     }
     return q;
@@ -29,12 +70,7 @@ class MemoryState {
   enqueue(name: string, item: StoredMessage, front = false): void {
     const q = this.queue(name);
     if (front) q.unshift(item);
-    else {
-      // Higher priority first, FIFO within a priority (AMQP x-max-priority semantics).
-      let i = q.length;
-      while (i > 0 && q[i - 1].priority < item.priority) i--;
-      q.splice(i, 0, item);
-    }
+    else q.insert(item);
     this.kick();
   }
 
@@ -168,10 +204,7 @@ export class MemoryBroker implements Broker {
   }
 
   async purge(queue: string): Promise<number> {
-    const q = this.state.queue(queue);
-    const n = q.length;
-    q.length = 0;
-    return n;
+    return this.state.queue(queue).clear();
   }
 
   /** Messages waiting in a queue (tests and the demo's progress). */

@@ -46,6 +46,11 @@ export function trailOf(taskId: string): ResultNode[] {
 }
 
 /** Take (and forget) what a task sent while it ran. */
+/** True while some task has recorded a trail (skips a map lookup per task otherwise). */
+export function trailsPending(): boolean {
+  return trails.size > 0;
+}
+
 export function takeTrail(taskId: string): ResultNode[] {
   const list = trails.get(taskId) ?? [];
   trails.delete(taskId);

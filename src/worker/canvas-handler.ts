@@ -4,7 +4,7 @@
 
 import type { ExceptionInfo, ResultTuple, SignatureDict } from '../../protocol';
 import type { Celery } from '../app';
-import { Group, maybeSignature, nodeTuple, takeTrail, withParent, type AnySignature, type ParentTask } from '../canvas';
+import { Group, maybeSignature, nodeTuple, takeTrail, trailsPending, withParent, type AnySignature, type ParentTask } from '../canvas';
 import { installBuiltins } from '../builtins';
 import { silentLogger, type Logger } from '../log';
 import type { CanvasHandler } from './hooks';
@@ -36,7 +36,12 @@ export class WorkerCanvas implements CanvasHandler {
 
   async beforeStoreSuccess(request: Request, value: unknown): Promise<ResultTuple[]> {
     // What the task itself sent (built-in tasks) comes first, then callbacks, then the chain: Celery's trail order.
-    const parent = this.parentOf(request, takeTrail(request.id));
+    const trail = takeTrail(request.id);
+    const embed = request.data.embed;
+    // Plain tasks (no trail, callbacks or chain) skip the parent context: entering an AsyncLocalStorage turns on
+    // promise hooks, a cost every later promise in the process would pay.
+    if (trail.length === 0 && !embed.callbacks?.length && !embed.chain?.length) return [];
+    const parent = this.parentOf(request, trail);
     try {
       await withParent(parent, () => this.applyFollowUps(request, value));
     } catch (err) {
@@ -75,7 +80,7 @@ export class WorkerCanvas implements CanvasHandler {
   }
 
   async afterStore(request: Request, state: string, result: unknown): Promise<void> {
-    takeTrail(request.id);
+    if (trailsPending()) takeTrail(request.id);
     const chord = request.data.embed.chord;
     if (!chord) return;
     try {
@@ -86,6 +91,7 @@ export class WorkerCanvas implements CanvasHandler {
   }
 
   async afterFailure(request: Request, info: ExceptionInfo, traceback: string | null, error: unknown): Promise<void> {
+    if (!request.data.embed.chain?.length && !request.data.embed.errbacks?.length) return;
     const parent = this.parentOf(request);
     try {
       await this.failChain(request, info, traceback, parent);

@@ -125,18 +125,22 @@ export async function runTask(
     if (limits.soft) {
       softTimer = setTimeout(() => cancel.abort(new SoftTimeLimitExceeded(limits.soft as number)), limits.soft * 1000);
     }
-    const run = (async () => handler.apply(ctx, task.bind(request.args, request.kwargs) as never[]))();
-    // The run is abandoned when the hard limit passes or the run is terminated (revoke --terminate, cold shutdown).
+    if (limits.hard) {
+      const hardSeconds = limits.hard;
+      hardTimer = setTimeout(() => cancel.abort(new TimeLimitExceeded(hardSeconds)), hardSeconds * 1000);
+    }
+    const returned: unknown = handler.apply(ctx, task.bind(request.args, request.kwargs) as never[]);
+    // A synchronous result needs no promise machinery (the hot path for small tasks).
+    if (!isThenable(returned)) return { kind: 'success', value: returned };
+    // An asynchronous run is abandoned when the hard limit passes or it is terminated (revoke --terminate, cold
+    // shutdown); the soft limit only fires the signal the task may watch.
+    const run = Promise.resolve(returned);
+    run.catch(() => undefined); // an abandoned run may still fail later; that must not be unhandled
     const ended = new Promise<never>((_, reject) => {
       cancel.onAbort((reason) => {
         if (!(reason instanceof SoftTimeLimitExceeded)) reject(reason);
       });
-      if (limits.hard) {
-        const hardSeconds = limits.hard;
-        hardTimer = setTimeout(() => cancel.abort(new TimeLimitExceeded(hardSeconds)), hardSeconds * 1000);
-      }
     });
-    run.catch(() => undefined); // an abandoned run may still fail later; that must not be unhandled
     const value = await Promise.race([run, ended]);
     return { kind: 'success', value };
   } catch (err) {
@@ -145,6 +149,10 @@ export async function runTask(
     if (softTimer) clearTimeout(softTimer);
     if (hardTimer) clearTimeout(hardTimer);
   }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
 }
 
 function classify(task: Task<never[], unknown>, request: TaskRequest, err: unknown, autoretry = true): Outcome {

@@ -309,7 +309,7 @@ export class Worker {
         if (this.logger.isEnabled('info')) this.logger.info(`Task ${request.label} succeeded in ${runtime.toFixed(6)}s: ${pyRepr(outcome.value)}`);
         // Callbacks and the next chain step go out before the result is stored, so `children` lists them (Celery's order).
         const children = this.canvas === noCanvas ? [] : await this.canvas.beforeStoreSuccess(request, outcome.value);
-        if (!ignoreResult) await this.track(this.store(request, 'SUCCESS', outcome.value, null, children));
+        if (!ignoreResult) await this.store(request, 'SUCCESS', outcome.value, null, children); // finish() itself is tracked
         if (this.canvas !== noCanvas) await this.canvas.afterStore(request, 'SUCCESS', outcome.value);
         request.ack();
         if (this.listeners.length) this.notify('succeeded', request, outcome.value, runtime);
@@ -321,7 +321,7 @@ export class Worker {
         if (outcome.timeLimit) this.logger.error(`Hard time limit (${(info.exc_message as unknown[])[0]}s) exceeded for ${request.label}`);
         this.logger.error(`Task ${request.label} raised unexpected: ${exceptionRepr(info)}\n${traceback}`);
         const storeErrors = task.options.storeErrorsEvenIfIgnored ?? this.app.conf.taskStoreErrorsEvenIfIgnored;
-        if (!ignoreResult || storeErrors) await this.track(this.store(request, 'FAILURE', info, traceback));
+        if (!ignoreResult || storeErrors) await this.store(request, 'FAILURE', info, traceback);
         if (this.canvas !== noCanvas) {
           await this.canvas.afterStore(request, 'FAILURE', info);
           await this.canvas.afterFailure(request, info, traceback, outcome.error);
@@ -335,10 +335,10 @@ export class Worker {
       case 'retry': {
         const cause = outcome.cause;
         this.logger.info(`Task ${request.label} retry: ${cause.message}`);
-        await this.track(this.publishRetry(request, outcome.retry));
+        await this.publishRetry(request, outcome.retry);
         const excInfo = toExceptionInfo(outcome.retry.exc ?? cause);
         const traceback = formatTraceback(outcome.retry.exc ?? cause, excInfo);
-        await this.track(this.store(request, 'RETRY', excInfo, traceback, [resultTuple(request.id)]));
+        await this.store(request, 'RETRY', excInfo, traceback, [resultTuple(request.id)]);
         request.ack();
         if (this.listeners.length) this.notify('retried', request, excInfo, traceback);
         return;
