@@ -7,6 +7,9 @@ import { runWorker } from '../src/cli/worker';
 import { runCall, runResult } from '../src/cli/call';
 import { runDemo } from '../src/cli/demo';
 import { reportFatal } from '../src/cli/common';
+import { COMMAND_META, runRemote, runStatus } from '../src/cli/inspect';
+import { runEvents } from '../src/cli/events';
+import { runPurge } from '../src/cli/purge';
 
 const finish = (run: Promise<number>): void => {
   run.then(
@@ -25,6 +28,23 @@ const appOptions = {
   'log-format': { type: 'string', choices: ['text', 'json'], default: 'text', describe: 'json: one object per line' },
 } as const;
 
+const workerOpsOptions = {
+  'task-events': { alias: 'E', type: 'boolean', describe: 'send task events (for Flower and `celeriac events`)' },
+  'without-heartbeat': { type: 'boolean', describe: 'send no worker-heartbeat events' },
+  'without-gossip': { type: 'boolean', describe: 'accepted for Celery compatibility (celeriac does not gossip)' },
+  'without-mingle': { type: 'boolean', describe: 'accepted for Celery compatibility (celeriac does not mingle at start)' },
+  'heartbeat-interval': { type: 'number', describe: 'seconds between worker heartbeats (default 2)' },
+  statedb: { alias: 'S', type: 'string', describe: 'keep revoked task ids across restarts in this JSON file (%n, %h expand)' },
+  'metrics-port': { type: 'number', describe: 'serve Prometheus /metrics and /healthz on this port (0 = any)' },
+  'metrics-host': { type: 'string', describe: 'address for --metrics-port (default 0.0.0.0)' },
+} as const;
+
+const remoteOptions = {
+  timeout: { alias: 't', type: 'number', default: 1, describe: 'seconds to wait for replies' },
+  destination: { alias: 'd', type: 'string', describe: 'comma-separated node names (default: all workers)' },
+  json: { alias: 'j', type: 'boolean', default: false, describe: 'print the replies as JSON' },
+} as const;
+
 void yargs(hideBin(process.argv))
   .scriptName('celeriac')
   .usage('$0 <command> [options]')
@@ -34,6 +54,7 @@ void yargs(hideBin(process.argv))
     (y) =>
       y.options({
         ...appOptions,
+        ...workerOpsOptions,
         queues: { alias: 'Q', type: 'string', describe: 'comma-separated queues to consume (default: celery)' },
         concurrency: { alias: 'c', type: 'number', describe: 'tasks run at once (default: number of CPUs)' },
         hostname: { alias: 'n', type: 'string', describe: 'node name, e.g. worker1@%h' },
@@ -63,6 +84,7 @@ void yargs(hideBin(process.argv))
         priority: { type: 'number' },
         wait: { type: 'boolean', default: false, describe: 'wait for the result and print it (JSON) on the last line' },
         timeout: { type: 'number', describe: 'seconds to wait with --wait' },
+        progress: { type: 'boolean', describe: 'with --wait: a progress bar while the task reports PROGRESS (default: on a terminal)' },
       }),
     (argv) => finish(runCall({ ...argv, task: argv.task as string })),
   )
@@ -83,7 +105,52 @@ void yargs(hideBin(process.argv))
       }),
     (argv) => finish(runDemo(argv)),
   )
-  .demandCommand(1, 'give a command: worker, call, result or demo')
+  .command(
+    'inspect <command> [args..]',
+    `ask workers (celery inspect): ${Object.keys(COMMAND_META).filter((c) => COMMAND_META[c].type === 'inspect').join(', ')}`,
+    (y) => y.positional('command', { type: 'string', demandOption: true }).positional('args', { type: 'string', array: true }).options({ ...appOptions, ...remoteOptions }),
+    (argv) => finish(runRemote('inspect', argv.command as string, (argv.args as string[] | undefined)?.map(String) ?? [], argv)),
+  )
+  .command(
+    'control <command> [args..]',
+    `tell workers (celery control): ${Object.keys(COMMAND_META).filter((c) => COMMAND_META[c].type === 'control').join(', ')}`,
+    (y) =>
+      y.positional('command', { type: 'string', demandOption: true }).positional('args', { type: 'string', array: true }).options({
+        ...appOptions,
+        ...remoteOptions,
+        terminate: { type: 'boolean', describe: 'revoke: also end the running task' },
+        signal: { type: 'string', describe: 'revoke --terminate: signal name (default SIGTERM)' },
+      }),
+    (argv) => finish(runRemote('control', argv.command as string, (argv.args as string[] | undefined)?.map(String) ?? [], argv)),
+  )
+  .command('status', 'list the workers online (ping)', (y) => y.options({ ...appOptions, ...remoteOptions }), (argv) => finish(runStatus(argv)))
+  .command(
+    'purge',
+    'delete all waiting messages from task queues',
+    (y) =>
+      y.options({
+        ...appOptions,
+        logfile: { type: 'string', describe: 'append log lines to this file instead of stderr' },
+        queues: { alias: 'Q', type: 'string', describe: 'comma-separated queues (default: celery)' },
+        'exclude-queues': { alias: 'X', type: 'string', describe: 'comma-separated queues to leave alone' },
+        force: { alias: 'f', type: 'boolean', default: false, describe: 'do not ask for confirmation' },
+      }),
+    (argv) => finish(runPurge(argv)),
+  )
+  .command(
+    'events',
+    'live view of workers and tasks from events (--dump: print each event)',
+    (y) =>
+      y.options({
+        ...appOptions,
+        dump: { type: 'boolean', default: false, describe: 'print every event (as celery events --dump)' },
+        json: { type: 'boolean', default: false, describe: 'print every event as one JSON object per line' },
+        freq: { alias: 'F', type: 'number', default: 1, describe: 'seconds between redraws' },
+        duration: { type: 'number', describe: 'stop after this many seconds' },
+      }),
+    (argv) => finish(runEvents(argv)),
+  )
+  .demandCommand(1, 'give a command: worker, call, result, inspect, control, status, purge, events or demo')
   .strict()
   .help()
   .parse();

@@ -21,6 +21,7 @@ import { Task, type ApplyOptions, type TaskHandler, type TaskOptions, type TaskP
 import { AsyncResult } from './result';
 import { Signature, toSignatureDict, toSignatureDicts, toWireOptions, type SignatureSender } from './canvas';
 import { ConfigurationError } from './config';
+import { sendTaskSent } from './events/sent';
 
 export interface CeleryOptions {
   /** Broker URL (`broker_url`): amqp://, redis://, memory://. */
@@ -186,6 +187,7 @@ export class Celery implements TaskProducer, SignatureSender {
       else await this.backend.prepare?.(String(message.headers.id));
     }
     await this.broker.publish(route, message);
+    if (this.conf.taskSendSentEvent) await sendTaskSent(this, route, queue, message);
     return new AsyncResult<R>(String(message.headers.id), this.backend, () => this.connect());
   }
 

@@ -16,6 +16,12 @@ export { createExecutor, ExecutorRouter, PoolExecutor, parseAutoscale, parsePool
 export { resolveSettings, snakeName, camelName, ConfigurationError, type CelerySettings } from './config';
 export { createLogger, parseLogLevel, silentLogger, type Logger, type LogLevel } from './log';
 export { maskUrl } from './url';
+export { WorkerOps, type WorkerOpsOptions } from './ops';
+export { ControlClient, type BroadcastOptions } from './control/client';
+export { EventReceiver, type ReceivedEvent } from './events/receiver';
+export { EventDispatcher, type CeleryEvent } from './events/dispatcher';
+export { WorkerMetrics, MetricsServer } from './metrics';
+export { LimitedSet } from './control/limited-set';
 export * from './errors';
 export type { Broker, QueueSpec, Delivery, Consumer, Route } from './brokers/broker';
 export { taskQueue } from './brokers/broker';

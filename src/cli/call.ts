@@ -15,6 +15,8 @@ export interface CallFlags extends AppFlags {
   priority?: number;
   wait?: boolean;
   timeout?: number;
+  /** Show a progress bar for PROGRESS states (default: when stderr is a terminal). */
+  progress?: boolean;
 }
 
 /** Prints the task id; with --wait, the result as JSON on the last stdout line (exit 1 and `Type: message` on failure). */
@@ -28,18 +30,22 @@ export async function runCall(flags: CallFlags): Promise<number> {
     const result = await app.sendTask(flags.task, args, kwargs, { queue: flags.queue, countdown: flags.countdown, eta: flags.eta, expires: flags.expires, priority: flags.priority });
     process.stdout.write(`${result.id}\n`);
     if (!flags.wait) return 0;
-    const progress = process.stderr.isTTY;
+    const tty = !!process.stderr.isTTY;
+    const progress = flags.progress ?? tty;
+    let drawn = false;
     try {
       const value = await result.get({
         timeout: flags.timeout,
         onUpdate: (meta) => {
-          const m = meta.result as { current?: number; total?: number } | null;
-          if (progress && meta.status === 'PROGRESS' && m && typeof m.current === 'number' && typeof m.total === 'number') {
-            process.stderr.write(`\r${bar(m.current / m.total)} ${m.current}/${m.total}`);
-          } else if (!progress) logger.info(`${result.id}: ${meta.status}`);
+          const fraction = progressOf(meta.result);
+          if (progress && meta.status === 'PROGRESS' && fraction) {
+            // A terminal redraws one line; a pipe or log gets one line per update.
+            process.stderr.write(`${tty ? '\r' : ''}${bar(fraction.done)}${fraction.label ? ` ${fraction.label}` : ''}${tty ? '' : '\n'}`);
+            drawn = true;
+          } else logger.info(`${result.id}: ${meta.status}`);
         },
       });
-      if (progress) process.stderr.write('\n');
+      if (progress && drawn && tty) process.stderr.write('\n');
       process.stdout.write(`${stringifyJson(value ?? null)}\n`);
       return 0;
     } catch (err) {
@@ -52,6 +58,16 @@ export async function runCall(flags: CallFlags): Promise<number> {
   } finally {
     await app.close();
   }
+}
+
+/** How far a PROGRESS meta says the task is: `{current, total}` (celeriac, Celery docs) or `{percent}` (celery-progress). */
+export function progressOf(meta: unknown): { done: number; label: string } | null {
+  if (!meta || typeof meta !== 'object') return null;
+  const m = meta as { current?: unknown; total?: unknown; percent?: unknown; description?: unknown };
+  const desc = typeof m.description === 'string' && m.description ? ` ${m.description}` : '';
+  if (typeof m.current === 'number' && typeof m.total === 'number' && m.total > 0) return { done: m.current / m.total, label: `${m.current}/${m.total}${desc}` };
+  if (typeof m.percent === 'number') return { done: m.percent / 100, label: desc.trim() };
+  return null;
 }
 
 export function bar(fraction: number, width = 30): string {

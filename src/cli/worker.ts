@@ -1,6 +1,8 @@
 // `celeriac worker`: start a worker on the app's tasks, handle SIGTERM/SIGINT as Celery (warm, then cold).
 
-import { Worker } from '../worker/worker';
+import { expandHostname, Worker } from '../worker/worker';
+import { WorkerOps } from '../ops';
+import { nodeFormat } from './nodename';
 import { appFromFlags, loggerFromFlags, type AppFlags } from './common';
 import { poolFromFlags, type PoolFlags } from './pool';
 
@@ -12,10 +14,19 @@ export interface WorkerFlags extends AppFlags, PoolFlags {
   timeLimit?: number;
   softTimeLimit?: number;
   maxMessageSize?: number;
+  /** -E: send task events. */
+  taskEvents?: boolean;
+  withoutHeartbeat?: boolean;
+  heartbeatInterval?: number;
+  statedb?: string;
+  metricsPort?: number;
+  metricsHost?: string;
 }
 
 /** Run until a signal stops the worker; resolves with the process exit code. */
 export async function runWorker(flags: WorkerFlags): Promise<number> {
+  const nodename = expandHostname(flags.hostname);
+  if (flags.logfile) flags = { ...flags, logfile: nodeFormat(flags.logfile, nodename) };
   const logger = loggerFromFlags(flags);
   const app = appFromFlags(flags, logger);
   if (flags.timeLimit !== undefined) app.conf.taskTimeLimit = flags.timeLimit;
@@ -30,7 +41,22 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
     hostname: flags.hostname,
     logger,
   });
+  let remoteShutdown: () => void = () => undefined;
+  const ops = new WorkerOps(worker, {
+    taskEvents: flags.taskEvents || app.conf.workerSendTaskEvents,
+    heartbeat: !flags.withoutHeartbeat,
+    heartbeatInterval: flags.heartbeatInterval,
+    statedb: flags.statedb ? nodeFormat(flags.statedb, nodename) : undefined,
+    metricsPort: flags.metricsPort,
+    metricsHost: flags.metricsHost,
+    prefetchMultiplier: flags.prefetchMultiplier ?? app.conf.workerPrefetchMultiplier,
+    logger,
+    onShutdown: () => remoteShutdown(),
+  });
+  ops.attach();
   await worker.start();
+  await ops.start();
+  if (ops.metricsPort !== undefined) process.stdout.write(`- metrics: http://${flags.metricsHost ?? '0.0.0.0'}:${ops.metricsPort}/metrics\n`);
   process.stdout.write(
     `celeriac ${worker.hostname} v${version()}\n` +
       `- transport: ${app.broker.displayUrl}\n- results:   ${app.conf.resultBackend ? app.conf.resultBackend.replace(/:\/\/[^:/@]*:[^@]*@/, '://**@') : 'disabled'}\n` +
@@ -40,17 +66,24 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
   return new Promise<number>((resolve) => {
     let signals = 0;
     let cold = false;
-    const onSignal = (sig: NodeJS.Signals): void => {
+    let closing: Promise<void> | undefined;
+    const done = (code: number): void => {
+      closing ??= ops.stop().catch(() => undefined);
+      void closing.then(() => resolve(code));
+    };
+    const onSignal = (sig: NodeJS.Signals | 'remote shutdown'): void => {
       signals++;
+      ops.stopping();
       if (signals === 1 && sig !== 'SIGQUIT') {
         logger.warning(`worker: Warm shutdown (${sig})`);
-        worker.stop().then(() => resolve(cold ? 1 : 0), () => resolve(1));
+        worker.stop().then(() => done(cold ? 1 : 0), () => done(1));
       } else {
         cold = true;
         logger.warning(`worker: Cold shutdown (${sig})`);
-        worker.stop({ cold: true }).then(() => resolve(1), () => resolve(1));
+        worker.stop({ cold: true }).then(() => done(1), () => done(1));
       }
     };
+    remoteShutdown = () => onSignal('remote shutdown');
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     process.on('SIGQUIT', onSignal);

@@ -22,6 +22,7 @@ import type { Celery } from '../app';
 import type { Consumer, Delivery, QueueSpec } from '../brokers/broker';
 import { NotRegistered, TaskRevokedError } from '../errors';
 import { silentLogger, type Logger } from '../log';
+import { LimitedSet } from '../control/limited-set';
 import type { Task } from '../task';
 import { Request } from './request';
 import { Admission } from './admission';
@@ -68,7 +69,8 @@ export class Worker {
   readonly admission: Admission;
   /** Result writes and publishes not yet finished; shutdown waits for them. */
   private readonly pendingWrites = new Set<Promise<unknown>>();
-  readonly revoked = new Set<string>();
+  /** Revoked task ids (Celery's LimitedSet: 50000 ids, 3 hours each), filled by remote control and --statedb. */
+  readonly revoked = new LimitedSet(50000, 10800);
   private stopping = false;
   /** Tasks whose handler is done but whose result/ack/canvas work is still under way. */
   private finishing = 0;
@@ -283,8 +285,10 @@ export class Worker {
     this.active.delete(request.id);
     this.finishing++;
     this.pump();
+    // revoke --terminate ended it: REVOKED ["terminated"] whatever the run returned (as Celery's Request.terminate).
+    const terminated = abort.reason instanceof TaskRevokedError;
     void this.track(
-      this.finish(task, request, outcome, runtime)
+      (terminated ? this.finishTerminated(request) : this.finish(task, request, outcome, runtime))
         .catch((err: unknown) => {
           this.logger.error(`Task ${request.label}: handling its outcome failed: ${(err as Error)?.stack ?? String(err)}`);
           request.ack();
@@ -453,6 +457,7 @@ export class Worker {
   }
 
   private async shutdown(): Promise<void> {
+    for (const name of [...this.extraConsumers.keys()]) await this.cancelConsumer(name);
     await this.consumer?.cancel();
     for (const request of this.admission.drain()) request.reject(true);
     for (const request of this.ready.splice(0)) request.reject(true);
@@ -467,6 +472,47 @@ export class Worker {
     while (this.pendingWrites.size > 0) await Promise.allSettled([...this.pendingWrites]);
     await this.app.close();
     this.logger.info(`${this.hostname} stopped`);
+  }
+
+  // ---- remote control: revoke --terminate, add_consumer, cancel_consumer ----------------------------
+
+  /** `revoke --terminate` ended a running task: REVOKED ["terminated"] and task-revoked, as Celery's Request.terminate. */
+  private async finishTerminated(request: Request): Promise<void> {
+    this.logger.info(`Task ${request.label} terminated (revoked)`);
+    await this.track(this.store(request, 'REVOKED', toExceptionInfo(new TaskRevokedError('terminated')), null));
+    request.ack();
+    if (this.listeners.length) this.notify('revoked', request, 'terminated');
+  }
+
+  /** Consumers started by add_consumer, by queue name. */
+  private readonly extraConsumers = new Map<string, Consumer>();
+
+  /** Start consuming one more queue (Celery's add_task_queue); false if it is consumed already. */
+  async addConsumer(queue: QueueSpec): Promise<boolean> {
+    if (this.stopping || this.queues.some((q) => q.name === queue.name)) return false;
+    this.queues.push(queue);
+    this.extraConsumers.set(queue.name, await this.app.broker.consume([queue], (d) => this.onDelivery(d), { prefetch: this.prefetchBase }));
+    return true;
+  }
+
+  /** Stop consuming a queue (Celery's cancel_task_queue); messages already received still run. */
+  async cancelConsumer(name: string): Promise<boolean> {
+    const i = this.queues.findIndex((q) => q.name === name);
+    if (i === -1) return false;
+    this.queues.splice(i, 1);
+    const extra = this.extraConsumers.get(name);
+    this.extraConsumers.delete(name);
+    if (extra) {
+      await extra.cancel();
+      return true;
+    }
+    // One of the start queues: restart the main consumer on the others.
+    const old = this.consumer;
+    this.consumer = undefined;
+    await old?.cancel();
+    const rest = this.queues.filter((q) => !this.extraConsumers.has(q.name));
+    if (rest.length > 0 && !this.stopping) this.consumer = await this.app.broker.consume(rest, (d) => this.onDelivery(d), { prefetch: this.prefetchBase });
+    return true;
   }
 }
 
