@@ -310,7 +310,12 @@ export class RedisBroker implements Broker {
       payload = markRedelivered(envelope);
       queues = await this.lookup(exchange ?? '', routingKey ?? '');
     } catch (err) {
-      this.logger.error(`cannot restore unacked message ${tag}: ${(err as Error).message}; it stays in "unacked"`);
+      // Unreadable (kombu would fail on it at every restore too): it can never run, so drop it rather than retry forever.
+      this.logger.error(`cannot restore unacked message ${tag}: ${(err as Error).message}; removing it from "unacked": ${stored.slice(0, 200)}`);
+      const pipe = this.client.multi();
+      pipe.zrem(this.unackedIndexKey, tag);
+      pipe.hdel(this.unackedKey, tag);
+      await pipe.exec();
       return false;
     }
     const keys = [this.unackedIndexKey, this.unackedKey, ...queues.map((q) => this.listFor(q, priority))];
@@ -321,7 +326,10 @@ export class RedisBroker implements Broker {
   async restoreVisible(): Promise<number> {
     const token = randomUUID();
     const mutex = this.key('unacked_mutex');
-    const got = await this.client.set(mutex, token, 'PX', 300000, 'NX');
+    // kombu holds this lock up to 300 s; a worker killed while holding it would block every restore that long, so
+    // ours expires sooner (it is released at once in the normal case).
+    const lockMs = Math.round(Math.min(300, Math.max(10, this.visibilityTimeout)) * 1000);
+    const got = await this.client.set(mutex, token, 'PX', lockMs, 'NX');
     if (got === null) return 0;
     let restored = 0;
     try {

@@ -8,6 +8,12 @@ import { AMQP_URL, describeWith, REDIS_URL, uniqueName } from '../helpers/env';
 import { pythonClient, startCeleriacWorker, startPythonWorker } from '../helpers/processes';
 
 const env = { broker: REDIS_URL, backend: REDIS_URL };
+/**
+ * The restore tests use their own database: kombu's `unacked`, `unacked_index` and `unacked_mutex` are shared by
+ * every worker of a database, and other suites (or a developer's workers) must not be restored, or lock, here.
+ */
+const KILL_URL = REDIS_URL.replace(/\/\d*$/, '/3');
+const killEnv = { broker: KILL_URL, backend: KILL_URL };
 
 describeWith(['redis', 'amqp', 'python'], 'warm and cold shutdown', () => {
   test.each([
@@ -63,17 +69,17 @@ describeWith(['redis', 'python'], 'SIGKILL under acksLate on Redis: restored aft
 
   test('restored by another celeriac worker', async () => {
     const queue = uniqueName('kill-node');
-    const victim = await startCeleriacWorker({ broker: REDIS_URL, backend: REDIS_URL, queues: [queue], env: lateEnv });
-    const [sent] = await pythonClient(env, { wait: false, calls: [{ task: 'tasks.sleep', args: [0.5], options: { queue } }] });
+    const victim = await startCeleriacWorker({ broker: KILL_URL, backend: KILL_URL, queues: [queue], env: lateEnv });
+    const [sent] = await pythonClient(killEnv, { wait: false, calls: [{ task: 'tasks.sleep', args: [0.5], options: { queue } }] });
     await victim.waitFor(new RegExp(`tasks\\.sleep\\[${sent.id}\\] received`));
     await victim.stop('SIGKILL');
-    const redis = new Redis(REDIS_URL);
+    const redis = new Redis(KILL_URL);
     try {
       expect(await redis.hexists('unacked', await findTag(redis, sent.id))).toBe(1);
     } finally {
       redis.disconnect();
     }
-    const rescuer = await startCeleriacWorker({ broker: REDIS_URL, backend: REDIS_URL, queues: [queue], env: lateEnv });
+    const rescuer = await startCeleriacWorker({ broker: KILL_URL, backend: KILL_URL, queues: [queue], env: lateEnv });
     try {
       const [done] = await resultOf(sent.id);
       expect(done).toBe(0.5);
@@ -86,13 +92,13 @@ describeWith(['redis', 'python'], 'SIGKILL under acksLate on Redis: restored aft
 
   test('restored by a Python Celery worker (kombu reads celeriac’s unacked bookkeeping)', async () => {
     const queue = uniqueName('kill-py');
-    const victim = await startCeleriacWorker({ broker: REDIS_URL, backend: REDIS_URL, queues: [queue], env: lateEnv });
-    const [sent] = await pythonClient(env, { wait: false, calls: [{ task: 'tasks.sleep', args: [0.25], options: { queue } }] });
+    const victim = await startCeleriacWorker({ broker: KILL_URL, backend: KILL_URL, queues: [queue], env: lateEnv });
+    const [sent] = await pythonClient(killEnv, { wait: false, calls: [{ task: 'tasks.sleep', args: [0.25], options: { queue } }] });
     await victim.waitFor(new RegExp(`tasks\\.sleep\\[${sent.id}\\] received`));
     await victim.stop('SIGKILL');
     // kombu restores at consumer start (then only every ~100 s): start Python once the message is past its
     // visibility timeout, computed from the unacked_index score the victim wrote.
-    const redis = new Redis(REDIS_URL);
+    const redis = new Redis(KILL_URL);
     try {
       const score = Number(await redis.zscore('unacked_index', await findTag(redis, sent.id)));
       const wait = score * 1000 + 2500 - Date.now();
@@ -101,8 +107,8 @@ describeWith(['redis', 'python'], 'SIGKILL under acksLate on Redis: restored aft
       redis.disconnect();
     }
     const python = await startPythonWorker({
-      broker: REDIS_URL,
-      backend: REDIS_URL,
+      broker: KILL_URL,
+      backend: KILL_URL,
       queues: [queue],
       env: { CELERY_BROKER_TRANSPORT_OPTIONS: JSON.stringify({ visibility_timeout: 2 }) },
     });
@@ -124,7 +130,7 @@ async function findTag(redis: Redis, taskId: string): Promise<string> {
 }
 
 async function resultOf(id: string): Promise<[unknown]> {
-  const app = new Celery({ broker: REDIS_URL, backend: REDIS_URL });
+  const app = new Celery({ broker: KILL_URL, backend: KILL_URL });
   try {
     return [await app.AsyncResult(id).get({ timeout: 90 })];
   } finally {
