@@ -1,13 +1,14 @@
 // Execution pools end to end: `celeriac worker -P threads|processes` on real Redis and RabbitMQ with a Python Celery
 // producer. CPU-bound tasks run in parallel, the main thread keeps the AMQP connection (1 s heartbeats) and takes
-// new messages while every slot burns, a hard time limit kills only its task, recycling and autoscale lose nothing,
+// new messages and answers `celery inspect ping` (1 s timeout) while every slot burns, a hard time limit kills only its task, recycling and autoscale lose nothing,
 // tasks choose their pool, and warm/cold shutdown behave as with the async pool. Wall times are logged, not judged,
 // beyond one generous bound (threads faster than async).
 
 import { Redis } from 'ioredis';
 import { Celery } from '../../src';
 import { AMQP_URL, describeWith, REDIS_URL, uniqueName } from '../helpers/env';
-import { pythonClient, startCeleriacWorker, type Proc, type PyCall } from '../helpers/processes';
+import { celeryCli, uniqueNode } from '../helpers/ops';
+import { celeriacCli, pythonClient, startCeleriacWorker, type Proc, type PyCall } from '../helpers/processes';
 
 const TASKS = 'test/fixtures/pool-tasks.ts';
 const redisEnv = { broker: REDIS_URL, backend: REDIS_URL };
@@ -68,30 +69,37 @@ describeWith(['redis', 'amqp', 'python'], 'execution pools (-P) with a Python pr
     expect(figures.async.workerMs).toBeGreaterThan(1.3 * figures.threads.workerMs);
   }, 180000);
 
-  test('while both slots burn, the main thread keeps 1 s AMQP heartbeats and receives a new message at once', async () => {
+  test('while both slots burn, the main thread keeps 1 s AMQP heartbeats, receives a new message at once and answers inspect ping within 1 s', async () => {
     const queue = uniqueName('hb');
     const broker = `${AMQP_URL}?heartbeat=1`;
-    const w = await worker(queue, 'threads', [], { broker });
+    const node = uniqueNode('burning');
+    const w = await worker(queue, 'threads', ['-n', node.arg], { broker });
     const app = new Celery({ broker: AMQP_URL, backend: REDIS_URL });
     try {
       expect(await (await app.sendTask<number>('tasks.add', [1, 1], {}, { queue })).get({ timeout: 30 })).toBe(2); // connected, queue declared
-      const burns = await pythonClient({ broker: AMQP_URL, backend: REDIS_URL }, { wait: false, calls: calls(queue, 'tasks.burn', [4000], 2) });
+      const burns = await pythonClient({ broker: AMQP_URL, backend: REDIS_URL }, { wait: false, calls: calls(queue, 'tasks.burn', [10000], 2) });
       for (const b of burns) await w.waitFor(new RegExp(`tasks\\.burn\\[${b.id}\\] received`));
       const sentAt = Date.now();
       const add = await app.sendTask<number>('tasks.add', [2, 3], {}, { queue });
       await w.waitFor(new RegExp(`tasks\\.add\\[${add.id}\\] received`));
       // The worker's own log timestamp, so this process's scheduling does not count.
       const receivedAfter = stamps(w.output, new RegExp(`tasks\\.add\\[${add.id}\\] received`))[0] - sentAt;
-      console.log(`[pools] -P threads -c 2 on RabbitMQ, both slots in burn(4000): tasks.add received ${receivedAfter} ms after it was sent`);
+      console.log(`[pools] -P threads -c 2 on RabbitMQ, both slots in burn(10000): tasks.add received ${receivedAfter} ms after it was sent`);
       expect(receivedAfter).toBeLessThan(1000);
+      // Remote control while both slots still burn: both tools wait at most 1 s for the reply.
+      const pyPing = await celeryCli(AMQP_URL, ['inspect', 'ping', '-d', node.name, '-t', '1']);
+      expect(pyPing.stdout).toContain(`->  ${node.name}: OK`);
+      const nodePing = await celeriacCli(['inspect', 'ping', '-d', node.name, '-t', '1'], { CELERY_BROKER_URL: AMQP_URL });
+      expect(nodePing.stdout).toContain(node.name);
+      expect(nodePing.code).toBe(0);
+      expect(w.output).not.toMatch(/tasks\.burn\[.*\] succeeded/); // the pings came while both slots burned
       expect(await add.get({ timeout: 30 })).toBe(5);
-      for (const b of burns) expect(await app.AsyncResult(b.id).get({ timeout: 30 })).toBe(4000);
+      for (const b of burns) expect(await app.AsyncResult(b.id).get({ timeout: 30 })).toBe(10000);
       expect(w.output).not.toMatch(/connection to broker .* lost/);
     } finally {
       await app.close();
       await w.stop();
     }
-    // inspect ping (remote control) is not in this branch yet; the same main-thread freedom answers it.
   }, 60000);
 
   test.each(['threads', 'processes'])('-P %s: a hard time limit on a burning task kills only that task', async (pool) => {
