@@ -472,7 +472,7 @@ class RedisConsumer implements Consumer {
       // Fetch in batches: with messages still in hand, wait until half the prefetch window is free rather than
       // paying a round trip per settled message (but never wait while holding nothing).
       // The window is the prefetch the consumer started with: raises for held ETA messages must not widen it.
-      const lowWater = this.options.noAck || this.basePrefetch === 0 ? 1 : Math.max(1, Math.floor(Math.min(FETCH_BATCH, this.basePrefetch) / 2));
+      const lowWater = this.options.noAck || this.basePrefetch === 0 ? 1 : Math.max(1, Math.floor(Math.min(FETCH_BATCH, this.basePrefetch) / 4));
       if (room <= 0 || (room < lowWater && this.inFlight.size > 0)) {
         await new Promise<void>((resolve) => (this.wake = resolve));
         this.wake = undefined;
