@@ -1,5 +1,5 @@
 // `npm run bench`: runs the workloads (W1–W4, producer rate) on each broker for celeriac, Python Celery 5 and the
-// ceiling; prints a table, writes bench/results/<name>.json and <name>.svg. Options: see lib/options.ts (--help).
+// ceiling; prints a table, writes bench/results/<name>.json, <name>.svg and <name>.md. Options: see lib/options.ts (--help).
 
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -14,7 +14,7 @@ import { openServices, type BrokerName, type Services } from './lib/services';
 import type { Figure } from './lib/stats';
 import { groupFigures, ratios } from './report/groups';
 import { renderSvg } from './report/svg';
-import { formatTable } from './report/table';
+import { formatMarkdown, formatTable } from './report/table';
 import { PYTHON_WORKER_FLAGS } from './workers';
 import { producerSteps, runProducer } from './workloads/producer';
 import { roundtripSteps, runRoundtrip } from './workloads/roundtrip';
@@ -109,13 +109,15 @@ async function main(): Promise<void> {
   const machine = m.machine as { cpus: number; cpu: string };
   const subtitle = `${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC · ${machine.cpus} cores (${machine.cpu}) · ${opts.runs} run(s), median and min–max · Python Celery ${celeryVersion} · commit ${String(m.commit)}`;
   fs.writeFileSync(svgPath, renderSvg(groups, subtitle));
+  const mdPath = path.join(opts.outDir, `${opts.name}.md`);
+  fs.writeFileSync(mdPath, `${subtitle}\n\n${formatMarkdown(groups, opts.runs)}`);
 
   const out: string[] = [];
   out.push(`celeriac benchmark — ${subtitle}`);
   for (const n of m.notes as string[]) out.push(`* ${n}`);
   out.push('');
   out.push(formatTable(groups, opts.runs));
-  out.push(`written: ${path.relative(ROOT, jsonPath)}, ${path.relative(ROOT, svgPath)}; worker logs: ${path.relative(ROOT, ctx.tmpDir)}`);
+  out.push(`written: ${path.relative(ROOT, jsonPath)}, ${path.relative(ROOT, svgPath)}, ${path.relative(ROOT, mdPath)}; worker logs: ${path.relative(ROOT, ctx.tmpDir)}`);
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

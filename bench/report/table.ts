@@ -52,3 +52,24 @@ export function formatTable(groups: readonly Group[], runs: number): string {
   }
   return out.join('\n');
 }
+
+/** The same groups as Markdown tables (bench/results/<name>.md), for the README. */
+export function formatMarkdown(groups: readonly Group[], runs: number): string {
+  const out: string[] = [];
+  for (const g of groups) {
+    const first = g.figures[0];
+    const cols = first.columns;
+    const pyRef = median(reference(g, 'python'));
+    const ceilRef = median(reference(g, 'ceiling'));
+    const what = `${METRIC_LABEL[first.primary] ?? first.primary}, ${first.higherIsBetter ? 'higher' : 'lower'} is better`;
+    out.push(`**${g.title}** (${what}; ${runs > 1 ? `median (min–max) of ${runs} runs` : '1 run'})`, '');
+    const header = ['implementation', METRIC_LABEL[first.primary] ?? first.primary, ...cols.map((c) => METRIC_LABEL[c] ?? c), 'vs Python', 'vs ceiling'];
+    out.push(`| ${header.join(' | ')} |`, `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`);
+    for (const f of g.figures) {
+      const cells = [f.impl, primaryCell(f), ...cols.map((c) => fmt(c, f.metrics[c]?.median)), ratioCell(ratio(median(f), pyRef)), ratioCell(ratio(median(f), ceilRef))];
+      out.push(`| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`);
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}
