@@ -1,7 +1,7 @@
 // The kombu Redis transport envelope: a JSON object holding base64 body, headers and properties.
 // Pure; src/brokers/redis.ts moves these strings in and out of Redis lists.
 
-import { parseJson, stringifyJson } from './json';
+import { ownString, parseJson, stringifyJson } from './json';
 import { DecodeError } from './errors';
 import type { WireMessage, WireProperties } from './message';
 
@@ -28,6 +28,11 @@ export function decodeEnvelope(raw: string): RedisDelivery {
   } catch (err) {
     throw new DecodeError(`Redis message is not JSON: ${(err as Error).message}`);
   }
+  return decodeEnvelopeValue(env);
+}
+
+/** Decode an envelope already parsed from JSON (e.g. the first item of kombu's `unacked` entry). */
+export function decodeEnvelopeValue(env: unknown): RedisDelivery {
   if (env === null || typeof env !== 'object' || Array.isArray(env)) throw new DecodeError('Redis message is not a JSON object');
   const e = env as Record<string, unknown>;
   const props = e.properties;
@@ -48,8 +53,8 @@ export function decodeEnvelope(raw: string): RedisDelivery {
   }
   const di = (p.delivery_info ?? {}) as Record<string, unknown>;
   const deliveryInfo: DeliveryInfo = {
-    exchange: typeof di.exchange === 'string' ? di.exchange : '',
-    routing_key: typeof di.routing_key === 'string' ? di.routing_key : '',
+    exchange: typeof di.exchange === 'string' ? ownString(di.exchange) : '',
+    routing_key: typeof di.routing_key === 'string' ? ownString(di.routing_key) : '',
   };
   const properties: WireProperties = {};
   if (typeof p.correlation_id === 'string') properties.correlationId = p.correlation_id;
@@ -65,7 +70,7 @@ export function decodeEnvelope(raw: string): RedisDelivery {
       headers: headers as Record<string, unknown>,
       properties,
     },
-    deliveryTag: p.delivery_tag,
+    deliveryTag: ownString(p.delivery_tag),
     deliveryInfo,
     redelivered: di.redelivered === true || (headers as Record<string, unknown>).redelivered === true,
   };

@@ -1,7 +1,7 @@
 // Task messages: decode protocol v2 and v1, encode v2 exactly as Celery 5 does (headers, properties, body).
 // Pure; brokers carry the resulting WireMessage, the worker consumes the TaskRequestData.
 
-import { parseJson, stringifyJson } from './json';
+import { ownString, parseJson, stringifyJson } from './json';
 import { decompress } from './compression';
 import { ContentDisallowed, DecodeError, InvalidTaskMessage } from './errors';
 import { pyArgsRepr, pyKwargsRepr } from './repr';
@@ -125,8 +125,8 @@ function fromV2(h: Record<string, unknown>, body: unknown, msg: WireMessage): Ta
   }
   return {
     protocol: 2,
-    id: h.id,
-    task: h.task as string,
+    id: ownString(h.id),
+    task: ownString(h.task as string),
     args,
     kwargs: kwargs as Record<string, unknown>,
     embed: readEmbed(embed),
@@ -159,8 +159,8 @@ function fromV1(b: Record<string, unknown>, msg: WireMessage): TaskRequestData {
   const { args: _args, kwargs: _kwargs, ...fields } = b;
   return {
     protocol: 1,
-    id: b.id,
-    task: b.task as string,
+    id: ownString(b.id),
+    task: ownString(b.task as string),
     args,
     kwargs: kwargs as Record<string, unknown>,
     embed: readEmbed({ callbacks: b.callbacks ?? null, errbacks: b.errbacks ?? null, chain: null, chord: b.chord ?? null }),

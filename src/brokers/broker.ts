@@ -41,6 +41,13 @@ export interface Delivery {
   /** Settle the message. Each may be called once; later calls are ignored. */
   ack(): void;
   reject(requeue: boolean): void;
+  /**
+   * Where the broker keeps its own copy of an unacked message (Redis: kombu's `unacked` hash), a message held for a
+   * later ETA need not stay in memory: `park()` drops `message`, `unpark()` reads it back (false if it is gone).
+   * Absent on AMQP and memory deliveries. Settling works while parked.
+   */
+  park?(): void;
+  unpark?(): Promise<boolean>;
 }
 
 export interface ConsumeOptions {

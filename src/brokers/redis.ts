@@ -4,7 +4,7 @@
 
 import { Redis, type RedisOptions } from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { DecodeError, decodeEnvelope, encodeEnvelope, markRedelivered, parseJson, type WireMessage } from '../../protocol';
+import { DecodeError, decodeEnvelope, decodeEnvelopeValue, encodeEnvelope, markRedelivered, parseJson, type RedisDelivery as DecodedEnvelope, type WireMessage } from '../../protocol';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
 import { maskUrl } from '../url';
@@ -143,6 +143,7 @@ export class RedisBroker implements Broker {
   private renewTimer: NodeJS.Timeout | undefined;
   private readonly restoreInterval: number;
   private readonly ackBatch: string[] = [];
+  private closing = false;
   /** Requeues under way; close() waits for them so no message is left stranded in "unacked". */
   private readonly pendingRestores = new Set<Promise<unknown>>();
   private ackScheduled = false;
@@ -253,7 +254,7 @@ export class RedisBroker implements Broker {
     this.consumers.add(consumer);
     if (!options.noAck && !this.restoreTimer) {
       this.restoreTimer = setInterval(() => {
-        this.restoreVisible().catch((err: Error) => this.logger.warning(`restoring unacked messages failed: ${err.message}`));
+        this.restoreVisible().catch((err: Error) => this.closing || this.logger.warning(`restoring unacked messages failed: ${err.message}`));
       }, this.restoreInterval);
       this.restoreTimer.unref();
       // Go past kombu: keep messages this process still holds (long tasks, ETA holds) visible as ours, so the
@@ -262,7 +263,7 @@ export class RedisBroker implements Broker {
       this.renewTimer = setInterval(() => {
         const tags: string[] = [];
         for (const c of this.consumers) tags.push(...c.heldTags());
-        this.renew(tags).catch((err: Error) => this.logger.warning(`renewing unacked messages failed: ${err.message}`));
+        this.renew(tags).catch((err: Error) => this.closing || this.logger.warning(`renewing unacked messages failed: ${err.message}`));
       }, every);
       this.renewTimer.unref();
     }
@@ -320,6 +321,20 @@ export class RedisBroker implements Broker {
     }
     const keys = [this.unackedIndexKey, this.unackedKey, ...queues.map((q) => this.listFor(q, priority))];
     return (await this.client.celeriacRestore(keys.length, ...keys, tag, stored, end, payload)) === 1;
+  }
+
+  /** The message recorded under `tag` in "unacked", decoded; null when it is not there (acked, restored, purged). */
+  async readUnacked(tag: string): Promise<WireMessage | null> {
+    const stored = await this.client.hget(this.unackedKey, tag);
+    if (stored === null) return null;
+    try {
+      const entry = parseJson(stored);
+      if (!Array.isArray(entry)) throw new DecodeError('not a list');
+      return decodeEnvelopeValue(entry[0]).message;
+    } catch (err) {
+      this.logger.error(`unacked entry ${tag} is unreadable (${(err as Error).message}): ${stored.slice(0, 200)}`);
+      return null;
+    }
   }
 
   /** kombu's restore_visible: under the shared mutex, put back messages unacked for longer than the visibility timeout. */
@@ -397,6 +412,8 @@ export class RedisBroker implements Broker {
   }
 
   async close(): Promise<void> {
+    // A restore or renewal already under way when closing fails on the closed connection: not worth a warning.
+    this.closing = true;
     if (this.restoreTimer) clearInterval(this.restoreTimer);
     if (this.renewTimer) clearInterval(this.renewTimer);
     this.restoreTimer = undefined;
@@ -407,6 +424,9 @@ export class RedisBroker implements Broker {
     if (this.client) await this.client.quit().catch(() => this.client.disconnect());
   }
 }
+
+/** The placeholder a parked delivery carries instead of its message. */
+const PARKED_MESSAGE: WireMessage = Object.freeze({ body: Buffer.alloc(0), headers: {}, properties: {} });
 
 function topicMatch(pattern: string, key: string): boolean {
   const re = new RegExp(`^${pattern.split('.').map((w) => (w === '#' ? '.*' : w === '*' ? '[^.]+' : w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('\\.')}$`);
@@ -535,30 +555,85 @@ class RedisConsumer implements Consumer {
     const tag = decoded.deliveryTag;
     if (remember) this.broker.remember(raw, tag, decoded.deliveryInfo.exchange, decoded.deliveryInfo.routing_key);
     if (!this.options.noAck) this.inFlight.add(tag);
-    let settled = !!this.options.noAck;
-    const settle = (): boolean => {
-      if (settled) return false;
-      settled = true;
-      this.inFlight.delete(tag);
-      this.wake?.();
-      return true;
-    };
-    const delivery: Delivery = {
-      message: decoded.message,
-      queue,
-      exchange: decoded.deliveryInfo.exchange,
-      routingKey: decoded.deliveryInfo.routing_key,
-      redelivered: decoded.redelivered,
-      priority: decoded.message.properties.priority ?? 0,
-      ack: () => {
-        if (settle()) this.broker.ack(tag);
-      },
-      reject: (requeue) => {
-        if (!settle()) return;
-        if (requeue) this.broker.requeue(tag);
-        else this.broker.ack(tag);
-      },
-    };
-    this.handler(delivery);
+    this.handler(new RedisDelivery(this, tag, queue, decoded, !!this.options.noAck));
+  }
+
+  /** A delivery was acked or rejected: its prefetch slot is free. */
+  settled(tag: string): void {
+    this.inFlight.delete(tag);
+    this.wake?.();
+  }
+
+  ack(tag: string): void {
+    this.broker.ack(tag);
+  }
+
+  requeue(tag: string): void {
+    this.broker.requeue(tag);
+  }
+
+  readUnacked(tag: string): Promise<WireMessage | null> {
+    return this.broker.readUnacked(tag);
+  }
+}
+
+/**
+ * One message from a Redis list. A class rather than closures: thousands may be held at once for ETAs, and each
+ * closure costs a context. Parking (ETA holds) is offered only where the fetch recorded the message in "unacked",
+ * from where `unpark` reads it back.
+ */
+class RedisDelivery implements Delivery {
+  message: WireMessage;
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly redelivered: boolean;
+  readonly priority: number;
+  private settled: boolean;
+
+  constructor(
+    private readonly consumer: RedisConsumer,
+    private readonly tag: string,
+    readonly queue: string,
+    decoded: DecodedEnvelope,
+    noAck: boolean,
+  ) {
+    this.message = decoded.message;
+    this.exchange = decoded.deliveryInfo.exchange;
+    this.routingKey = decoded.deliveryInfo.routing_key;
+    this.redelivered = decoded.redelivered;
+    this.priority = decoded.message.properties.priority ?? 0;
+    this.settled = noAck;
+    if (noAck) {
+      this.park = undefined;
+      this.unpark = undefined;
+    }
+  }
+
+  private settle(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.consumer.settled(this.tag);
+    return true;
+  }
+
+  ack(): void {
+    if (this.settle()) this.consumer.ack(this.tag);
+  }
+
+  reject(requeue: boolean): void {
+    if (!this.settle()) return;
+    if (requeue) this.consumer.requeue(this.tag);
+    else this.consumer.ack(this.tag);
+  }
+
+  park?(): void {
+    this.message = PARKED_MESSAGE;
+  }
+
+  async unpark?(): Promise<boolean> {
+    if (this.message !== PARKED_MESSAGE) return true;
+    const message = await this.consumer.readUnacked(this.tag);
+    if (message) this.message = message;
+    return message !== null;
   }
 }

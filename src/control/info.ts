@@ -14,8 +14,9 @@ export function requestInfo(request: Request, hostname: string, safe = false, ru
   return {
     id: d.id,
     name: d.task,
-    args: safe ? d.argsrepr : d.args,
-    kwargs: safe ? d.kwargsrepr : d.kwargs,
+    // A parked request (held for an ETA, message left to the broker) has only its reprs at hand.
+    args: safe || request.isParked ? d.argsrepr : d.args,
+    kwargs: safe || request.isParked ? d.kwargsrepr : d.kwargs,
     type: d.task,
     hostname,
     time_start: running && request.startedAt ? request.startedAt / 1000 : null,

@@ -19,7 +19,14 @@ export interface AdmissionOptions {
   maxHoldMs: number | null;
   /** Re-publish a held message and ack the original (far-future ETA on AMQP). */
   republish(request: Request): Promise<void>;
+  /** Read a parked request's message back when it is due; false when the broker no longer has it. */
+  unpark(request: Request): Promise<boolean>;
 }
+
+/** Holds at least this long leave the message to the broker (Request.park) rather than in memory. */
+const PARK_AFTER_MS = 2000;
+/** A parked message that could not be read back (broker unreachable) is tried again after this long. */
+const UNPARK_RETRY_MS = 1000;
 
 /** Rate-limited requests beyond this many do not raise the prefetch further (bounded memory). */
 const MAX_RATE_WAITING_PREFETCH = 1000;
@@ -34,6 +41,8 @@ interface RateState {
 export class Admission {
   private readonly scheduler = new Scheduler();
   private readonly held = new Map<Request, Scheduled>();
+  /** Due parked requests whose message is being read back. */
+  private readonly resuming = new Set<Request>();
   private readonly rates = new Map<string, RateState>();
   private rateWaiting = 0;
   private lastExtra = 0;
@@ -56,23 +65,48 @@ export class Admission {
     else this.throughRateLimit(request);
   }
 
-  private hold(request: Request, now: number): void {
+  private hold(request: Request, now: number, retryAt?: number): void {
     const due = request.etaMs as number;
     const farFuture = this.o.maxHoldMs !== null && due - now > this.o.maxHoldMs;
-    const wakeAt = farFuture ? now + (this.o.maxHoldMs as number) : due;
-    const entry = this.scheduler.at(wakeAt, () => {
-      this.held.delete(request);
-      this.changed();
-      if (farFuture) {
-        this.o.logger.info(`Task ${request.label} ETA ${new Date(due).toISOString()} is far off: re-publishing it rather than holding it unacked`);
-        this.o.republish(request).catch((err: unknown) => {
-          this.o.logger.error(`re-publishing ${request.label} failed (${(err as Error)?.message ?? String(err)}); holding it instead`);
-          this.hold(request, Date.now());
-        });
-      } else this.throughRateLimit(request);
-    });
+    const wakeAt = retryAt ?? (farFuture ? now + (this.o.maxHoldMs as number) : due);
+    // 10,000 held messages should cost a few MB, not their decoded bodies: where the broker keeps a copy (Redis),
+    // a long hold keeps only the request's ids and times. Far-future ones are re-published whole, so stay as they are.
+    if (!farFuture && due - now >= PARK_AFTER_MS) request.park();
+    const entry = this.scheduler.at(wakeAt, this.wakeHeld, request);
     this.held.set(request, entry);
     this.changed();
+  }
+
+  /** A held request's time came: its ETA, or (woken before its ETA) the far-future limit, or an unpark retry. */
+  private readonly wakeHeld = (request: Request): void => {
+    this.held.delete(request);
+    this.changed();
+    const due = request.etaMs as number;
+    if (request.isParked) this.resume(request);
+    else if (due > Date.now()) {
+      this.o.logger.info(`Task ${request.label} ETA ${new Date(due).toISOString()} is far off: re-publishing it rather than holding it unacked`);
+      this.o.republish(request).catch((err: unknown) => {
+        this.o.logger.error(`re-publishing ${request.label} failed (${(err as Error)?.message ?? String(err)}); holding it instead`);
+        this.hold(request, Date.now());
+      });
+    } else this.throughRateLimit(request);
+  };
+
+  /** A parked request is due: read its message back, then on as usual. */
+  private resume(request: Request): void {
+    this.resuming.add(request);
+    this.o.unpark(request).then(
+      (found) => {
+        this.resuming.delete(request);
+        if (found && !request.isSettled) this.throughRateLimit(request);
+      },
+      (err: unknown) => {
+        this.resuming.delete(request);
+        if (request.isSettled) return;
+        this.o.logger.warning(`reading held task ${request.label} back from the broker failed (${(err as Error)?.message ?? String(err)}); trying again in ${UNPARK_RETRY_MS / 1000} s`);
+        this.hold(request, Date.now(), Date.now() + UNPARK_RETRY_MS);
+      },
+    );
   }
 
   private throughRateLimit(request: Request): void {
@@ -126,9 +160,10 @@ export class Admission {
 
   /** Take back every held and waiting request (shutdown returns them to the queue). */
   drain(): Request[] {
-    const out = [...this.held.keys()];
+    const out = [...this.held.keys(), ...this.resuming];
     for (const s of this.rates.values()) out.push(...s.waiting.splice(0));
     this.held.clear();
+    this.resuming.clear();
     this.rates.clear();
     this.rateWaiting = 0;
     this.scheduler.clear();

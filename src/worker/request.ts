@@ -1,6 +1,6 @@
 // One received task: the decoded message, the delivery to settle, and the facts the worker checks (ETA, expiry).
 
-import { parseIsoMs, type TaskRequestData } from '../../protocol';
+import { ownString, parseIsoMs, type TaskRequestData, type WireMessage } from '../../protocol';
 import type { Delivery } from '../brokers/broker';
 import type { TaskRequest } from '../task';
 
@@ -13,26 +13,96 @@ export class Request {
   startedAt = 0;
   acknowledged = false;
   private settled = false;
+  readonly id: string;
+  readonly name: string;
+  /** The decoded message; null while parked (held for an ETA with the message left to the broker). */
+  private decoded: TaskRequestData | null;
+  private readonly shadow: string | null;
+  /** Kept while parked, for `inspect scheduled`. */
+  private parkedArgsrepr: string | null = null;
+  private parkedKwargsrepr: string | null = null;
 
   constructor(
-    readonly data: TaskRequestData,
+    data: TaskRequestData,
     readonly delivery: Delivery,
   ) {
+    this.decoded = data;
+    this.id = data.id;
+    this.name = data.task;
+    this.shadow = data.shadow === null ? null : ownString(data.shadow);
     this.etaMs = data.eta ? parseIsoOrNull(data.eta) : null;
     this.expiresMs = data.expires ? parseIsoOrNull(data.expires) : null;
   }
 
-  get id(): string {
-    return this.data.id;
-  }
-
-  get name(): string {
-    return this.data.task;
+  /** The decoded message; while parked, a summary (id, name, times, argsrepr) without args or headers. */
+  get data(): TaskRequestData {
+    return this.decoded ?? this.summary();
   }
 
   /** `name[id]`, as Celery's log lines show a task. */
   get label(): string {
-    return `${this.data.shadow ?? this.data.task}[${this.data.id}]`;
+    return `${this.shadow ?? this.name}[${this.id}]`;
+  }
+
+  get isParked(): boolean {
+    return this.decoded === null;
+  }
+
+  /**
+   * Held for an ETA: where the broker keeps a copy (Delivery.park), drop the message and its decoded form from
+   * memory until `unpark`. Returns false (and keeps everything) where it cannot.
+   */
+  park(): boolean {
+    const d = this.delivery;
+    if (!d.park || !d.unpark || this.decoded === null || this.settled) return false;
+    const own = (text: string | null): string | null => (text === null ? null : ownString(text));
+    this.parkedArgsrepr = own(this.decoded.argsrepr);
+    this.parkedKwargsrepr = own(this.decoded.kwargsrepr);
+    this.decoded = null;
+    d.park();
+    return true;
+  }
+
+  /**
+   * Read a parked message back and decode it; false when the broker no longer has it or `decode` finds it
+   * unreadable (null). Rejects only when the broker cannot be asked (try again later).
+   */
+  async unpark(decode: (message: WireMessage) => TaskRequestData | null): Promise<boolean> {
+    if (this.decoded !== null) return true;
+    if (!this.delivery.unpark || !(await this.delivery.unpark())) return false;
+    const data = decode(this.delivery.message);
+    if (data === null) return false;
+    this.decoded = data;
+    this.parkedArgsrepr = this.parkedKwargsrepr = null;
+    return true;
+  }
+
+  private summary(): TaskRequestData {
+    const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+    return {
+      protocol: 2,
+      id: this.id,
+      task: this.name,
+      args: [],
+      kwargs: {},
+      embed: { callbacks: null, errbacks: null, chain: null, chord: null },
+      shadow: this.shadow,
+      eta: iso(this.etaMs),
+      expires: iso(this.expiresMs),
+      group: null,
+      groupIndex: null,
+      retries: 0,
+      timelimit: [null, null],
+      rootId: null,
+      parentId: null,
+      argsrepr: this.parkedArgsrepr,
+      kwargsrepr: this.parkedKwargsrepr,
+      origin: null,
+      ignoreResult: false,
+      replyTo: null,
+      correlationId: null,
+      headers: {},
+    };
   }
 
   isExpired(now = Date.now()): boolean {

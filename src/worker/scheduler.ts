@@ -1,11 +1,27 @@
 // One timer for many deadlines: a min-heap of due times served by a single setTimeout, so ten thousand held ETA
 // messages cost a heap entry each rather than ten thousand timers.
 
-interface Entry {
-  at: number;
-  seq: number;
-  run: () => void;
-  cancelled: boolean;
+/** One pending call, and its own cancel handle (no closure per entry: thousands of ETA holds may be pending). */
+class Entry implements Scheduled {
+  cancelled = false;
+
+  constructor(
+    readonly at: number,
+    readonly seq: number,
+    private readonly fn: (arg: never) => void,
+    private readonly arg: unknown,
+    private readonly owner: Scheduler,
+  ) {}
+
+  run(): void {
+    (this.fn as (arg: unknown) => void)(this.arg);
+  }
+
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.owner.cancelled();
+  }
 }
 
 /** A handle to cancel a scheduled call. */
@@ -29,20 +45,23 @@ export class Scheduler {
     return this.live;
   }
 
-  /** Call `run` at epoch ms `at` (or at once if that has passed). */
-  at(at: number, run: () => void): Scheduled {
-    const entry: Entry = { at, seq: this.seq++, run, cancelled: false };
+  /**
+   * Call `run(arg)` at epoch ms `at` (or at once if that has passed). Passing `arg` lets many entries share one
+   * function instead of a closure each.
+   */
+  at(at: number, run: () => void): Scheduled;
+  at<T>(at: number, run: (arg: T) => void, arg: T): Scheduled;
+  at<T>(at: number, run: (arg: T) => void, arg?: T): Scheduled {
+    const entry = new Entry(at, this.seq++, run, arg, this);
     this.push(entry);
     this.live++;
     this.arm();
-    return {
-      at,
-      cancel: () => {
-        if (entry.cancelled) return;
-        entry.cancelled = true;
-        this.live--;
-      },
-    };
+    return entry;
+  }
+
+  /** An entry was cancelled (it stays in the heap until it surfaces). */
+  cancelled(): void {
+    this.live--;
   }
 
   /** Drop every pending call. */

@@ -17,6 +17,7 @@ import {
   toExceptionInfo,
   type ResultMeta,
   type TaskRequestData,
+  type WireMessage,
 } from '../../protocol';
 import type { Celery } from '../app';
 import type { Consumer, Delivery, QueueSpec } from '../brokers/broker';
@@ -116,6 +117,23 @@ export class Worker {
       rateFor: (name) => (conf.workerDisableRateLimits ? null : (this.app.tasks.get(name)?.options.rateLimit ?? conf.taskDefaultRateLimit)),
       maxHoldMs: etaHoldLimitMs(app),
       republish: (request) => this.republish(request),
+      unpark: async (request) => {
+        let unreadable = false;
+        const decode = (message: WireMessage): TaskRequestData | null => {
+          try {
+            return decodeTaskMessage(message, this.accept);
+          } catch (err) {
+            unreadable = true;
+            this.logger.error(`Held task ${request.label} cannot be decoded any more (${(err as Error)?.message ?? String(err)}); message discarded`);
+            return null;
+          }
+        };
+        if (await request.unpark(decode)) return true;
+        // Purged, or restored by another worker: nothing to run here; settle our side of it.
+        if (!unreadable) this.logger.warning(`Held task ${request.label} is no longer in the broker's unacked messages (purged or restored elsewhere); dropping it here`);
+        request.ack();
+        return false;
+      },
     });
     this.executor = options.executor ?? new AsyncExecutor();
     this.canvas = options.canvas ?? new WorkerCanvas(app, { hostname: this.hostname, logger: this.logger });
