@@ -50,8 +50,11 @@ export class RedisBackend implements ResultBackend, GroupBackend {
   private subscribing: Promise<Redis> | undefined;
   private readonly listeners = new Map<string, Set<(meta: ResultMeta) => void>>();
   private batch: PendingStore[] = [];
-  /** Tasks subscribed to at send time (prepare) whose ready state has not arrived yet. */
-  private readonly early = new Set<string>();
+  /**
+   * Tasks subscribed to at send time (prepare) whose ready state has not arrived yet, with the GET sent right after
+   * the SUBSCRIBE on the same connection (undefined when that connection could not answer it: RESP2).
+   */
+  private readonly early = new Map<string, Promise<ResultMeta | null | undefined>>();
   private flushScheduled = false;
 
   constructor(
@@ -124,11 +127,30 @@ export class RedisBackend implements ResultBackend, GroupBackend {
   async prepare(taskId: string): Promise<void> {
     if (this.early.size >= MAX_EARLY || this.listeners.has(taskId)) return;
     const s = await this.sub();
-    this.early.add(taskId);
-    s.subscribe(TASK_KEY_PREFIX + taskId).catch((err: Error) => {
-      this.early.delete(taskId);
-      this.logger.debug(`subscribe for ${taskId} failed: ${err.message}`);
-    });
+    const channel = TASK_KEY_PREFIX + taskId;
+    // SUBSCRIBE then GET in one write on one connection (RESP3 allows commands while subscribed): Redis runs the
+    // GET after the subscription took effect, so a result stored before it is seen by the GET and one stored after
+    // it arrives as a message. get() then needs no round trip of its own, whenever the task's message is sent.
+    const replies = s.pipeline().subscribe(channel).get(channel).exec();
+    const current = replies.then(
+      (res) => {
+        const [subErr] = res?.[0] ?? [null];
+        if (subErr) {
+          this.early.delete(taskId);
+          this.logger.debug(`subscribe for ${taskId} failed: ${subErr.message}`);
+          return undefined;
+        }
+        const [getErr, raw] = res?.[1] ?? [null, null];
+        if (getErr) return undefined; // RESP2: no commands while subscribed; get() asks the main connection
+        return typeof raw === 'string' ? decodeResultMeta(raw) : null;
+      },
+      (err: Error) => {
+        this.early.delete(taskId);
+        this.logger.debug(`subscribe for ${taskId} failed: ${err.message}`);
+        return undefined;
+      },
+    );
+    this.early.set(taskId, current);
   }
 
   private onMessage(channel: string, message: Buffer): void {
@@ -144,6 +166,8 @@ export class RedisBackend implements ResultBackend, GroupBackend {
       return;
     }
     if (set) for (const fn of set) fn(meta);
+    // Nobody watching yet: remember the latest state for the watch() to come (it does not GET again).
+    else if (!READY_STATES.has(meta.status)) this.early.set(id, Promise.resolve(meta));
     if (READY_STATES.has(meta.status) && this.early.delete(id) && !this.listeners.has(id)) {
       this.subscriber?.unsubscribe(channel).catch(() => undefined);
     }
@@ -158,10 +182,12 @@ export class RedisBackend implements ResultBackend, GroupBackend {
       this.listeners.set(taskId, set);
     }
     set.add(onMeta);
-    // Subscribed at send time already: skip the round trip; the GET below covers a result published before the
-    // subscription took effect.
-    if (first && !this.early.has(taskId)) await s.subscribe(TASK_KEY_PREFIX + taskId);
-    const current = await this.get(taskId);
+    // Subscribed at send time already: the GET sent with that SUBSCRIBE covers a result published before the
+    // subscription took effect. Otherwise subscribe now, then GET.
+    const early = this.early.get(taskId);
+    if (first && !early) await s.subscribe(TASK_KEY_PREFIX + taskId);
+    let current = early ? await early : undefined;
+    if (current === undefined) current = await this.get(taskId);
     if (current && set.has(onMeta)) onMeta(current);
     return () => {
       const live = this.listeners.get(taskId);
