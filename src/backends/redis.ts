@@ -187,7 +187,11 @@ export class RedisBackend implements ResultBackend, GroupBackend {
     const early = this.early.get(taskId);
     if (first && !early) await s.subscribe(TASK_KEY_PREFIX + taskId);
     let current = early ? await early : undefined;
-    if (current === undefined) current = await this.get(taskId);
+    if (current === undefined) {
+      // The early SUBSCRIBE failed, or its GET could not run on that connection: subscribe (again; harmless), GET.
+      if (early) await s.subscribe(TASK_KEY_PREFIX + taskId);
+      current = await this.get(taskId);
+    }
     if (current && set.has(onMeta)) onMeta(current);
     return () => {
       const live = this.listeners.get(taskId);
