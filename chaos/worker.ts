@@ -15,6 +15,10 @@ export interface WorkerSpec {
   concurrency: number;
   env: Record<string, string>;
   extraArgs?: string[];
+  /** Default `info`: readiness is the "ready." line. A quieter level needs `healthUrl`. */
+  loglevel?: string;
+  /** Ready when this answers 200 (the worker's `--metrics-port` /healthz), for runs that do not log at info. */
+  healthUrl?: string;
 }
 
 export class WorkerProcess {
@@ -53,9 +57,10 @@ export class WorkerProcess {
 
   /** Spawn `celeriac worker -A chaos/tasks.ts` and resolve once it logs "ready.". */
   static async start(spec: WorkerSpec, timeoutMs = 60000): Promise<WorkerProcess> {
-    const args = [CLI, 'worker', '-A', 'chaos/tasks.ts', '-b', spec.broker, '--result-backend', spec.backend, '-Q', spec.queue, '-c', String(spec.concurrency), '-l', 'info', '--without-heartbeat', ...(spec.extraArgs ?? [])];
+    const args = [CLI, 'worker', '-A', 'chaos/tasks.ts', '-b', spec.broker, '--result-backend', spec.backend, '-Q', spec.queue, '-c', String(spec.concurrency), '-l', spec.loglevel ?? 'info', '--without-heartbeat', ...(spec.extraArgs ?? [])];
     const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const worker = new WorkerProcess(child);
+    if (spec.healthUrl) void worker.probeHealth(spec.healthUrl);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`worker ${child.pid} not ready after ${timeoutMs} ms\n${worker.tail.slice(-3000)}`)), timeoutMs);
       worker.readyWaiter = {
@@ -70,6 +75,20 @@ export class WorkerProcess {
       };
     });
     return worker;
+  }
+
+  /** Poll the health endpoint until it answers 200 (it has no push event), then count the worker ready. */
+  private async probeHealth(url: string): Promise<void> {
+    for (;;) {
+      const ok = await fetch(url).then((r) => r.ok, () => false);
+      if (ok && this.readyWaiter) {
+        this.readyWaiter.resolve();
+        this.readyWaiter = undefined;
+        return;
+      }
+      if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /** SIGKILL, as a crash: no shutdown, no acks. */
