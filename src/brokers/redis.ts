@@ -500,12 +500,13 @@ class RedisConsumer implements Consumer {
    * list onto itself: it wakes when a message arrives and removes nothing); the next loop turn takes the message
    * through the fetch script, which pops and records it in "unacked" in one step. A wait that popped (BRPOP, as
    * kombu does) would lose the message if the worker were killed between the pop and the bookkeeping.
-   * BLMOVE watches one key, so the watched key goes round the lists; the others are seen by the next fetch, at most
-   * IDLE_WAIT_SECONDS later.
+   * BLMOVE watches one key: the priority-0 list of each queue in turn (where messages without a priority go), so
+   * the common case wakes at once; a message on another list is seen by the next fetch, at most IDLE_WAIT_SECONDS later.
    */
   private async waitForMessage(): Promise<void> {
     const keys = this.broker.listKeys(this.order);
-    const key = keys[this.watchIndex++ % keys.length];
+    // listKeys is step-major: the first `order.length` keys are the queues' priority-0 lists.
+    const key = keys[this.watchIndex++ % this.order.length];
     await this.blocking.blmove(key, key, 'RIGHT', 'RIGHT', keys.length === 1 ? 1 : IDLE_WAIT_SECONDS);
   }
 
