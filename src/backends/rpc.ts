@@ -6,6 +6,12 @@ import type { Broker, Consumer, Delivery, QueueSpec } from '../brokers/broker';
 import { silentLogger, type Logger } from '../log';
 import type { ResultBackend, StoreContext, Unwatch } from './backend';
 
+/**
+ * The latest state of at most this many tasks is kept for get(): a long-lived client would otherwise hold every
+ * reply it ever received. Celery's RPC consumer keeps a bounded buffer too; the oldest entries go first.
+ */
+export const RPC_LATEST_MAX = 10000;
+
 export class RpcBackend implements ResultBackend {
   readonly kind = 'rpc' as const;
   private consumer: Consumer | undefined;
@@ -49,7 +55,14 @@ export class RpcBackend implements ResultBackend {
     }
     const id = meta.task_id || delivery.message.properties.correlationId || '';
     meta.task_id = id;
+    this.latest.delete(id); // re-inserted last: the map's order is the eviction order
     this.latest.set(id, meta);
+    if (this.latest.size > RPC_LATEST_MAX) {
+      for (const old of this.latest.keys()) {
+        if (this.latest.size <= RPC_LATEST_MAX) break;
+        if (!this.listeners.has(old)) this.latest.delete(old); // a task someone waits on keeps its entry
+      }
+    }
     const set = this.listeners.get(id);
     if (set) for (const fn of [...set]) fn(meta);
   }

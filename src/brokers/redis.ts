@@ -16,6 +16,8 @@ const SEP = '\x06\x16';
 const TAG_PATTERN = /"delivery_tag":\s*"([\w-]+)"/;
 const DEFAULT_PRIORITY_STEPS = [0, 3, 6, 9];
 const FETCH_BATCH = 200;
+/** The idle wait on one of several lists: messages on the others are fetched at most this late (seconds). */
+const IDLE_WAIT_SECONDS = 0.2;
 
 export interface RedisTransportOptions {
   visibility_timeout?: number;
@@ -180,7 +182,7 @@ export class RedisBroker implements Broker {
     this.client = client;
   }
 
-  /** A second connection for blocking commands (BRPOP), which would stall everything else on a shared one. */
+  /** A second connection for blocking commands (BLMOVE, BRPOP), which would stall everything else on a shared one. */
   async blockingClient(): Promise<Redis> {
     return connectRedis(this.url, 'broker (consumer)', this.logger);
   }
@@ -380,14 +382,6 @@ export class RedisBroker implements Broker {
     return this.client.celeriacFetch(keys.length + 2, this.unackedIndexKey, this.unackedKey, ...keys, count, Date.now() / 1000);
   }
 
-  /** Record a message popped by BRPOP in the unacked structures (kombu's path; the batch fetch does it atomically). */
-  remember(raw: string, tag: string, exchange: string, routingKey: string): void {
-    const pipe = this.client.pipeline();
-    pipe.zadd(this.unackedIndexKey, Date.now() / 1000, tag);
-    pipe.hset(this.unackedKey, tag, `[${raw}, ${JSON.stringify(exchange)}, ${JSON.stringify(routingKey)}]`);
-    pipe.exec().catch((err: Error) => this.logger.error(`recording unacked message ${tag} failed: ${err.message}`));
-  }
-
   async purge(queue: string): Promise<number> {
     const keys = this.listKeys([queue]);
     const pipe = this.client.pipeline();
@@ -433,7 +427,7 @@ function topicMatch(pattern: string, key: string): boolean {
   return re.test(key);
 }
 
-/** One consumer: batched atomic fetch while messages wait, BRPOP (1 s) when the queues are empty. */
+/** One consumer: batched atomic fetch while messages wait, a non-removing blocking wait when the queues are empty. */
 class RedisConsumer implements Consumer {
   private inFlight = new Set<string>();
   private cancelled = false;
@@ -441,6 +435,8 @@ class RedisConsumer implements Consumer {
   private wake: (() => void) | undefined;
   private order: string[];
   private failures = 0;
+  /** Which list the idle wait watches next (round robin over the queue lists). */
+  private watchIndex = 0;
   private readonly basePrefetch: number;
 
   constructor(
@@ -499,8 +495,8 @@ class RedisConsumer implements Consumer {
         continue;
       }
       try {
-        const got = this.options.noAck ? 0 : await this.fetchBatch(room);
-        if (got === 0 && !this.cancelled) await this.blockingPop();
+        if (this.options.noAck) await this.blockingPop();
+        else if ((await this.fetchBatch(room)) === 0 && !this.cancelled) await this.waitForMessage();
         this.failures = 0;
       } catch (err) {
         if (this.cancelled) break;
@@ -514,21 +510,32 @@ class RedisConsumer implements Consumer {
 
   private async fetchBatch(room: number): Promise<number> {
     const flat = await this.broker.fetch(this.broker.listKeys(this.order), room);
-    for (let i = 0; i < flat.length; i += 2) this.dispatch(flat[i], flat[i + 1], false);
+    for (let i = 0; i < flat.length; i += 2) this.dispatch(flat[i], flat[i + 1]);
     if (flat.length) this.rotate(this.broker.queueOfList(flat[flat.length - 2]));
     return flat.length / 2;
   }
 
+  /**
+   * Wait for a message without taking it. In ack mode the wait is `BLMOVE key key RIGHT RIGHT` (an atomic rotate of a
+   * list onto itself: it wakes when a message arrives and removes nothing); the next loop turn takes the message
+   * through the fetch script, which pops and records it in "unacked" in one step. A wait that popped (BRPOP, as
+   * kombu does) would lose the message if the worker were killed between the pop and the bookkeeping.
+   * BLMOVE watches one key: the priority-0 list of each queue in turn (where messages without a priority go), so
+   * the common case wakes at once; a message on another list is seen by the next fetch, at most IDLE_WAIT_SECONDS later.
+   */
+  private async waitForMessage(): Promise<void> {
+    const keys = this.broker.listKeys(this.order);
+    // listKeys is step-major: the first `order.length` keys are the queues' priority-0 lists.
+    const key = keys[this.watchIndex++ % this.order.length];
+    await this.blocking.blmove(key, key, 'RIGHT', 'RIGHT', keys.length === 1 ? 1 : IDLE_WAIT_SECONDS);
+  }
+
+  /** noAck mode: nothing to record, so the blocking pop itself delivers (kombu's path). */
   private async blockingPop(): Promise<void> {
     const res = await this.blocking.brpop(...this.broker.listKeys(this.order), 1);
     if (!res) return;
     const [list, raw] = res;
-    if (this.cancelled && !this.options.noAck) {
-      // Popped while stopping: put it back at the head, untouched, rather than hold it.
-      await this.client.rpush(list, raw);
-      return;
-    }
-    this.dispatch(list, raw, !this.options.noAck);
+    this.dispatch(list, raw);
     this.rotate(this.broker.queueOfList(list));
   }
 
@@ -538,7 +545,7 @@ class RedisConsumer implements Consumer {
     if (i !== -1 && this.order.length > 1) this.order.push(...this.order.splice(i, 1));
   }
 
-  private dispatch(list: string, raw: string, remember: boolean): void {
+  private dispatch(list: string, raw: string): void {
     const queue = this.broker.queueOfList(list);
     let decoded;
     try {
@@ -553,7 +560,6 @@ class RedisConsumer implements Consumer {
       return;
     }
     const tag = decoded.deliveryTag;
-    if (remember) this.broker.remember(raw, tag, decoded.deliveryInfo.exchange, decoded.deliveryInfo.routing_key);
     if (!this.options.noAck) this.inFlight.add(tag);
     this.handler(new RedisDelivery(this, tag, queue, decoded, !!this.options.noAck));
   }
