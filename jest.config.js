@@ -6,4 +6,7 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
   moduleNameMapper: { '^celeriac$': '<rootDir>/src/index.ts' },
   testTimeout: 60000,
+  // One test file at a time: the suites share one RabbitMQ and one Redis, and the chaos suite restarts RabbitMQ's
+  // app and kills connections (the 2-core CI machine runs one worker anyway).
+  maxWorkers: 1,
 };

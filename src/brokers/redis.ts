@@ -485,8 +485,9 @@ class RedisConsumer implements Consumer {
   private async run(): Promise<void> {
     while (!this.cancelled) {
       const room = this.capacity();
-      // Fetch in batches: with messages still in hand, wait until half the prefetch window is free rather than
-      // paying a round trip per settled message (but never wait while holding nothing).
+      // Fetch in batches: with messages still in hand, wait until a quarter of the prefetch window is free rather
+      // than paying a round trip per settled message (but never wait while holding nothing); a quarter, not half,
+      // so the next slice is fetched while the previous ones still run.
       // The window is the prefetch the consumer started with: raises for held ETA messages must not widen it.
       const lowWater = this.options.noAck || this.basePrefetch === 0 ? 1 : Math.max(1, Math.floor(Math.min(FETCH_BATCH, this.basePrefetch) / 4));
       if (room <= 0 || (room < lowWater && this.inFlight.size > 0)) {
