@@ -152,7 +152,7 @@ export class AmqpBroker implements Broker {
       await this.open();
     } catch (err) {
       throw new BrokerConnectionError(
-        `Cannot connect to broker at ${this.urls.size > 1 ? this.urls.display : this.displayUrl}: ${(err as Error).message}. ` +
+        `Cannot connect to broker at ${this.urls.size > 1 ? this.urls.display : this.displayUrl}: ${(err as Error).message.replace(/\.$/, '')}. ` +
           connectHint(err, 'Is RabbitMQ running? Start it with `rabbitmq-server -detached` or `docker compose up -d rabbitmq`.'),
       );
     }

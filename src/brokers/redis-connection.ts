@@ -103,13 +103,19 @@ export async function connectRedis(endpoint: string | RedisEndpoint, what: strin
 
   async function open(options: RedisOptions, display: string, url: string): Promise<Redis> {
     const c = new Redis(options);
-    c.on('error', (err: Error) => logger.debug(`${what}: ${display}: ${err.message}`));
+    // ioredis rejects connect() with a bare "Connection is closed." and emits the cause (e.g. a certificate error) here.
+    let cause: Error | undefined;
+    c.on('error', (err: Error) => {
+      cause ??= err;
+      logger.debug(`${what}: ${display}: ${err.message}`);
+    });
     try {
       await c.connect();
-    } catch (err) {
+    } catch (thrown) {
       c.disconnect();
+      const err = cause ?? thrown;
       throw new BrokerConnectionError(
-        `Cannot connect to ${what} at ${display}: ${(err as Error).message}. ` +
+        `Cannot connect to ${what} at ${display}: ${(err as Error).message.replace(/\.$/, '')}. ` +
           connectHint(err, sentinel ? 'Are the sentinels running, and is master_name right?' : 'Is Redis running? Start one with `redis-server` or `docker compose up -d redis`.'),
       );
     }
