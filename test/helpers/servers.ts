@@ -46,26 +46,36 @@ export function freePort(): Promise<number> {
   });
 }
 
-export interface TlsProxy {
+export interface Proxy {
   port: number;
   close(): Promise<void>;
 }
 
 /** Terminate TLS on a free port and pipe each connection to a plain 127.0.0.1 port (RabbitMQ, which we must not reconfigure). */
-export function startTlsProxy(certs: Certificates, targetPort: number): Promise<TlsProxy> {
+export function startTlsProxy(certs: Certificates, targetPort: number): Promise<Proxy> {
+  return startProxy(targetPort, certs);
+}
+
+/** A plain TCP proxy on a free port to a 127.0.0.1 port: a second address for the same server (failover lists). */
+export function startTcpProxy(targetPort: number): Promise<Proxy> {
+  return startProxy(targetPort);
+}
+
+function startProxy(targetPort: number, certs?: Certificates): Promise<Proxy> {
   const sockets = new Set<net.Socket>();
   const track = (s: net.Socket): void => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   };
-  const server = tls.createServer({ cert: fs.readFileSync(certs.cert), key: fs.readFileSync(certs.key) }, (client) => {
+  const onClient = (client: net.Socket): void => {
     const upstream = net.connect(targetPort, '127.0.0.1');
     track(client);
     track(upstream);
     client.on('error', () => upstream.destroy());
     upstream.on('error', () => client.destroy());
     client.pipe(upstream).pipe(client);
-  });
+  };
+  const server = certs ? tls.createServer({ cert: fs.readFileSync(certs.cert), key: fs.readFileSync(certs.key) }, onClient) : net.createServer(onClient);
   // A handshake refused by the client (wrong CA) is the point of some tests, not a failure of the proxy.
   server.on('tlsClientError', () => undefined);
   return new Promise((resolve, reject) => {
@@ -96,5 +106,17 @@ export async function startRedisServer(args: string[], label = 'redis-server'): 
 export async function startTlsRedis(certs: Certificates): Promise<{ port: number; proc: Proc }> {
   const port = await freePort();
   const proc = await startRedisServer(['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--tls-cert-file', certs.cert, '--tls-key-file', certs.key, '--tls-ca-cert-file', certs.ca, '--tls-auth-clients', 'no', '--save', '', '--appendonly', 'no'], 'redis-tls');
+  return { port, proc };
+}
+
+/** A Sentinel (redis-server --sentinel) on a free port monitoring 127.0.0.1:<masterPort> as `name`, with its config in `dir`. */
+export async function startSentinel(dir: string, masterPort: number, name = 'mymaster'): Promise<{ port: number; proc: Proc }> {
+  const port = await freePort();
+  const conf = path.join(dir, `sentinel-${port}.conf`);
+  // A long down-after: this sentinel only answers "where is the master"; it must never try a failover of the shared Redis.
+  fs.writeFileSync(conf, `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor ${name} 127.0.0.1 ${masterPort} 1\nsentinel down-after-milliseconds ${name} 600000\n`);
+  const child = spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = new Proc(child, 'redis-sentinel');
+  await proc.waitFor(/\+monitor master/, 15000);
   return { port, proc };
 }

@@ -5,11 +5,11 @@ import * as fs from 'node:fs';
 import { Celery } from '../../src';
 import { describeWith, uniqueName } from '../helpers/env';
 import { celeriacCli, startCeleriacWorker, type Proc } from '../helpers/processes';
-import { makeCertificates, startTlsProxy, startTlsRedis, type Certificates, type TlsProxy } from '../helpers/servers';
+import { makeCertificates, startTlsProxy, startTlsRedis, type Certificates, type Proxy } from '../helpers/servers';
 
 describeWith(['amqp', 'redis'], 'TLS connections (amqps://, rediss://)', () => {
   let certs: Certificates;
-  let proxy: TlsProxy;
+  let proxy: Proxy;
   let redis: { port: number; proc: Proc };
   let amqpsUrl: string;
   let redissUrl: string;
