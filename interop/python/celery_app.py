@@ -34,6 +34,23 @@ if os.environ.get('CELERY_TASK_DEFAULT_QUEUE'):
     app.conf.task_default_queue = os.environ['CELERY_TASK_DEFAULT_QUEUE']
 
 
+def _ssl_setting(name):
+    """CELERY_<NAME> as JSON, with cert_reqs spelled as a string ('CERT_REQUIRED', 'required', ...) made an ssl constant."""
+    import ssl
+    value = json.loads(os.environ[name])
+    if isinstance(value, dict):
+        for key in ('cert_reqs', 'ssl_cert_reqs'):
+            if isinstance(value.get(key), str):
+                value[key] = getattr(ssl, 'CERT_' + value[key].upper().replace('CERT_', ''))
+    return value
+
+
+if os.environ.get('CELERY_BROKER_USE_SSL'):
+    app.conf.broker_use_ssl = _ssl_setting('CELERY_BROKER_USE_SSL')
+if os.environ.get('CELERY_REDIS_BACKEND_USE_SSL'):
+    app.conf.redis_backend_use_ssl = _ssl_setting('CELERY_REDIS_BACKEND_USE_SSL')
+
+
 @app.task(name='tasks.add')
 def add(x, y):
     return x + y

@@ -1,13 +1,14 @@
 // TLS end to end: a celeriac worker and client on amqps:// (through a TLS-terminating proxy in front of the shared
-// RabbitMQ) and on rediss:// (a throwaway TLS redis-server) with Celery's ssl settings; a wrong CA is refused clearly.
+// RabbitMQ) and on rediss:// (a throwaway TLS redis-server) with Celery's ssl settings, Python Celery sending over
+// the same endpoints; a wrong CA is refused clearly.
 
 import * as fs from 'node:fs';
 import { Celery } from '../../src';
 import { describeWith, uniqueName } from '../helpers/env';
-import { celeriacCli, startCeleriacWorker, type Proc } from '../helpers/processes';
+import { celeriacCli, pythonClient, startCeleriacWorker, type Proc } from '../helpers/processes';
 import { makeCertificates, startTlsProxy, startTlsRedis, type Certificates, type Proxy } from '../helpers/servers';
 
-describeWith(['amqp', 'redis'], 'TLS connections (amqps://, rediss://)', () => {
+describeWith(['amqp', 'redis', 'python'], 'TLS connections (amqps://, rediss://)', () => {
   let certs: Certificates;
   let proxy: Proxy;
   let redis: { port: number; proc: Proc };
@@ -54,6 +55,29 @@ describeWith(['amqp', 'redis'], 'TLS connections (amqps://, rediss://)', () => {
     const env = { CELERY_BROKER_USE_SSL: JSON.stringify(ssl), CELERY_REDIS_BACKEND_USE_SSL: JSON.stringify(ssl) };
     await roundTrip(redissUrl, redissUrl, env, { brokerUseSsl: ssl, redisBackendUseSsl: ssl });
   }, 90000);
+
+  test.each([
+    ['amqps:// broker, rediss:// backend', 'amqp'],
+    ['rediss:// broker and backend', 'redis'],
+  ])('Python Celery sends over TLS (%s) to a celeriac worker and reads the results', async (_what, transport) => {
+    const queue = uniqueName('tls-py');
+    const amqpSsl = { ca_certs: certs.ca, cert_reqs: 'CERT_REQUIRED' };
+    const redisSsl = { ssl_cert_reqs: 'CERT_REQUIRED', ssl_ca_certs: certs.ca };
+    const broker = transport === 'amqp' ? amqpsUrl : redissUrl;
+    const env = {
+      CELERY_BROKER_USE_SSL: JSON.stringify(transport === 'amqp' ? amqpSsl : redisSsl),
+      CELERY_REDIS_BACKEND_USE_SSL: JSON.stringify(redisSsl),
+      CELERY_TASK_DEFAULT_QUEUE: queue,
+    };
+    let worker: Proc | undefined;
+    try {
+      worker = await startCeleriacWorker({ broker, backend: redissUrl, queues: [queue], env });
+      const report = await pythonClient({ broker, backend: redissUrl, extra: env }, { calls: [{ task: 'tasks.add', args: [2, 3] }, { task: 'tasks.add', args: [40, 2] }], wait: true, timeout: 30 });
+      expect(report.map((r) => r.result)).toEqual([5, 42]);
+    } finally {
+      await worker?.stop();
+    }
+  }, 120000);
 
   test.each([
     ['amqps', () => `amqps://guest:SECRETPW@127.0.0.1:${proxy.port}//`, (ca: string) => ({ CELERY_BROKER_USE_SSL: JSON.stringify({ ca_certs: ca, cert_reqs: 'CERT_REQUIRED' }) })],
