@@ -83,6 +83,8 @@ export async function connectRedis(endpoint: string | RedisEndpoint, what: strin
       sentinelUsername: target.sentinelUsername,
       sentinelPassword: target.sentinelPassword,
       tls,
+      // ioredis uses `tls` for the master only with this flag (the sentinels themselves are asked in plain text).
+      enableTLSForSentinelMode: tls !== undefined,
       // Without this, unreachable sentinels are retried forever and the first connect never reports them.
       sentinelRetryStrategy: (times: number) => (connected ? Math.min(100 * 2 ** Math.min(times, 6), 5000) : null),
     };

@@ -109,12 +109,12 @@ export async function startTlsRedis(certs: Certificates): Promise<{ port: number
   return { port, proc };
 }
 
-/** A Sentinel (redis-server --sentinel) on a free port monitoring 127.0.0.1:<masterPort> as `name`, with its config in `dir`. */
-export async function startSentinel(dir: string, masterPort: number, name = 'mymaster'): Promise<{ port: number; proc: Proc }> {
+/** A Sentinel (redis-server --sentinel) on a free port monitoring 127.0.0.1:<masterPort> as `name`, with its config in `dir` (plus `extraConfig` lines). */
+export async function startSentinel(dir: string, masterPort: number, name = 'mymaster', extraConfig: string[] = []): Promise<{ port: number; proc: Proc }> {
   const port = await freePort();
   const conf = path.join(dir, `sentinel-${port}.conf`);
   // A long down-after: this sentinel only answers "where is the master"; it must never try a failover of the shared Redis.
-  fs.writeFileSync(conf, `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor ${name} 127.0.0.1 ${masterPort} 1\nsentinel down-after-milliseconds ${name} 600000\n`);
+  fs.writeFileSync(conf, `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor ${name} 127.0.0.1 ${masterPort} 1\nsentinel down-after-milliseconds ${name} 600000\n${extraConfig.map((l) => `${l}\n`).join('')}`);
   const child = spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const proc = new Proc(child, 'redis-sentinel');
   await proc.waitFor(/\+monitor master/, 15000);

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { Celery } from '../../src';
 import { describeWith, uniqueName } from '../helpers/env';
 import { celeriacCli, pythonClient, startCeleriacWorker, type Proc } from '../helpers/processes';
-import { makeCertificates, startTlsProxy, startTlsRedis, type Certificates, type Proxy } from '../helpers/servers';
+import { makeCertificates, startSentinel, startTlsProxy, startTlsRedis, type Certificates, type Proxy } from '../helpers/servers';
 
 describeWith(['amqp', 'redis', 'python'], 'TLS connections (amqps://, rediss://)', () => {
   let certs: Certificates;
@@ -54,6 +54,25 @@ describeWith(['amqp', 'redis', 'python'], 'TLS connections (amqps://, rediss://)
     const ssl = { ssl_cert_reqs: 'required', ssl_ca_certs: certs.ca };
     const env = { CELERY_BROKER_USE_SSL: JSON.stringify(ssl), CELERY_REDIS_BACKEND_USE_SSL: JSON.stringify(ssl) };
     await roundTrip(redissUrl, redissUrl, env, { brokerUseSsl: ssl, redisBackendUseSsl: ssl });
+  }, 90000);
+
+  test('sentinel:// broker and backend whose master serves TLS only (broker_use_ssl, redis_backend_use_ssl)', async () => {
+    // The sentinel itself speaks plain text; it reaches the TLS master with tls-replication.
+    const sentinel = await startSentinel(certs.dir, redis.port, 'tlsmaster', ['tls-replication yes', `tls-cert-file ${certs.cert}`, `tls-key-file ${certs.key}`, `tls-ca-cert-file ${certs.ca}`]);
+    try {
+      const url = `sentinel://127.0.0.1:${sentinel.port}/0`;
+      const ssl = { ssl_cert_reqs: 'required', ssl_ca_certs: certs.ca };
+      const options = { master_name: 'tlsmaster' };
+      const env = {
+        CELERY_BROKER_USE_SSL: JSON.stringify(ssl),
+        CELERY_REDIS_BACKEND_USE_SSL: JSON.stringify(ssl),
+        CELERY_BROKER_TRANSPORT_OPTIONS: JSON.stringify(options),
+        CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS: JSON.stringify(options),
+      };
+      await roundTrip(url, url, env, { brokerUseSsl: ssl, redisBackendUseSsl: ssl, brokerTransportOptions: options, resultBackendTransportOptions: options });
+    } finally {
+      await sentinel.proc.stop();
+    }
   }, 90000);
 
   test.each([
