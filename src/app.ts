@@ -25,8 +25,8 @@ import { ConfigurationError } from './config';
 import { sendTaskSent } from './events/sent';
 
 export interface CeleryOptions {
-  /** Broker URL (`broker_url`): amqp://, redis://, memory://. */
-  broker?: string;
+  /** Broker URL (`broker_url`): amqp://, amqps://, redis://, rediss://, sentinel://, memory://; a failover list as `a;b` or an array. */
+  broker?: string | string[];
   /** Result backend URL (`result_backend`): redis://, rpc://, memory://. */
   backend?: string;
   /** Any Celery setting, camelCase or snake_case. */

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { ConfigurationError, resolveSettings } from '../../../src/config';
 import { FailoverUrls, parseSentinel, redisTls, splitRedisSslParams, tlsFromSetting } from '../../../src/connections';
 import { redisUrlOptions } from '../../../src/brokers/redis-connection';
-import { createBroker } from '../../../src/app';
+import { Celery, createBroker } from '../../../src/app';
 import { silentLogger } from '../../../src/log';
 
 let dir: string;
@@ -109,5 +109,13 @@ describe('Sentinel URLs', () => {
 
   test('master_name is required', () => {
     expect(() => parseSentinel('sentinel://127.0.0.1:26379', {}, 'broker')).toThrow(/master_name/);
+  });
+});
+
+describe('the app takes a failover list as an array', () => {
+  test('new Celery({ broker: [a, b] })', () => {
+    const app = new Celery({ broker: ['amqp://u:SECRET@a//', 'amqp://b//'], env: {} });
+    expect(app.conf.brokerUrl).toBe('amqp://u:SECRET@a//;amqp://b//');
+    expect(app.broker.displayUrl).toBe('amqp://u:**@a//');
   });
 });
