@@ -26,6 +26,8 @@ app.conf.update(
 # The same env convention as celeriac: settings as CELERY_<SETTING> (JSON for dicts).
 if os.environ.get('CELERY_BROKER_TRANSPORT_OPTIONS'):
     app.conf.broker_transport_options = json.loads(os.environ['CELERY_BROKER_TRANSPORT_OPTIONS'])
+if os.environ.get('CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS'):
+    app.conf.result_backend_transport_options = json.loads(os.environ['CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS'])
 if os.environ.get('CELERY_TASK_ACKS_LATE'):
     app.conf.task_acks_late = os.environ['CELERY_TASK_ACKS_LATE'].lower() in ('1', 'true', 'yes')
 if os.environ.get('CELERY_TASK_QUEUE_MAX_PRIORITY'):

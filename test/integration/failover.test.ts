@@ -1,6 +1,6 @@
 // Failover URL lists and Redis Sentinel: a worker given a dead URL first connects to the next; after a drop it moves
-// on to the next URL of the list; a `sentinel://` broker and backend find the master through a throwaway sentinel;
-// and no password of a list or a sentinel URL is ever printed.
+// on to the next URL of the list; a `sentinel://` broker and backend find the master through a throwaway sentinel
+// (Python Celery sending through it too); and no password of a list or a sentinel URL is ever printed.
 
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { Redis } from 'ioredis';
 import { Celery } from '../../src';
 import { describeWith, REDIS_URL, uniqueName } from '../helpers/env';
-import { celeriacCli, startCeleriacWorker, type Proc } from '../helpers/processes';
+import { celeriacCli, pythonClient, startCeleriacWorker, type Proc } from '../helpers/processes';
 import { startSentinel, startTcpProxy, type Proxy } from '../helpers/servers';
 
 const AMQP_DIRECT = 'amqp://guest:guest@127.0.0.1:5672//';
@@ -95,7 +95,7 @@ function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
-describeWith(['redis'], 'Redis Sentinel (sentinel:// broker and result backend)', () => {
+describeWith(['redis', 'python'], 'Redis Sentinel (sentinel:// broker and result backend)', () => {
   let dir: string;
   let sentinel: { port: number; proc: Proc };
 
@@ -123,6 +123,21 @@ describeWith(['redis'], 'Redis Sentinel (sentinel:// broker and result backend)'
       await adds(app, 50);
     } finally {
       await app.close();
+      await worker?.stop();
+    }
+  }, 90000);
+
+  test('Python Celery sends through the same sentinel (kombu and SentinelBackend) to a celeriac worker', async () => {
+    const url = `sentinel://127.0.0.1:${sentinel.port}/0`;
+    const options = JSON.stringify({ master_name: 'mymaster' });
+    const queue = uniqueName('sentinel-py');
+    const env = { CELERY_BROKER_TRANSPORT_OPTIONS: options, CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS: options, CELERY_TASK_DEFAULT_QUEUE: queue };
+    let worker: Proc | undefined;
+    try {
+      worker = await startCeleriacWorker({ broker: url, backend: url, queues: [queue], env });
+      const report = await pythonClient({ broker: url, backend: url, extra: env }, { calls: [{ task: 'tasks.add', args: [20, 22] }], wait: true, timeout: 30 });
+      expect(report.map((r) => r.result)).toEqual([42]);
+    } finally {
       await worker?.stop();
     }
   }, 90000);
