@@ -7,6 +7,7 @@ import { encodeTaskMessage, isoformatUtc, parseIsoMs, type SignatureDict, type W
 import { resolveSettings, type CelerySettings } from './config';
 import { silentLogger, type Logger } from './log';
 import { urlScheme, maskUrl, splitUrls } from './url';
+import { FailoverUrls, tlsFromSetting, type FailoverStrategy } from './connections';
 import type { Broker, QueueSpec, Route } from './brokers/broker';
 import { taskQueue } from './brokers/broker';
 import { AmqpBroker } from './brokers/amqp';
@@ -24,8 +25,8 @@ import { ConfigurationError } from './config';
 import { sendTaskSent } from './events/sent';
 
 export interface CeleryOptions {
-  /** Broker URL (`broker_url`): amqp://, redis://, memory://. */
-  broker?: string;
+  /** Broker URL (`broker_url`): amqp://, amqps://, redis://, rediss://, sentinel://, memory://; a failover list as `a;b` or an array. */
+  broker?: string | string[];
   /** Result backend URL (`result_backend`): redis://, rpc://, memory://. */
   backend?: string;
   /** Any Celery setting, camelCase or snake_case. */
@@ -35,21 +36,43 @@ export interface CeleryOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Build the broker for a URL (the first of a `;`-separated failover list). */
+function failoverStrategy(settings: CelerySettings): FailoverStrategy {
+  const s = settings.brokerFailoverStrategy;
+  if (s === 'round-robin' || s === 'shuffle') return s;
+  throw new ConfigurationError(`broker_failover_strategy must be 'round-robin' or 'shuffle', got ${JSON.stringify(s)}`);
+}
+
+/** Build the broker for a URL or a `;`-separated failover list (all of one transport). */
 export function createBroker(url: string, settings: CelerySettings, logger: Logger): Broker {
-  const first = splitUrls(url)[0] ?? url;
-  switch (urlScheme(first)) {
+  const urls = splitUrls(url);
+  const first = urls[0] ?? url;
+  const scheme = urlScheme(first);
+  const transport = (s: string): string => (s === 'pyamqp' || s === 'amqps' ? 'amqp' : s === 'rediss' || s === 'sentinel' ? 'redis' : s);
+  const other = urls.find((u) => transport(urlScheme(u)) !== transport(scheme));
+  if (other) throw new ConfigurationError(`a failover list must use one transport: ${maskUrl(first)} and ${maskUrl(other)} differ`);
+  switch (scheme) {
     case 'amqp':
     case 'amqps':
     case 'pyamqp':
-      return new AmqpBroker(first.replace(/^pyamqp:/, 'amqp:'), { heartbeat: settings.brokerHeartbeat, connectTimeoutMs: settings.brokerConnectionTimeout * 1000 }, logger);
+      return new AmqpBroker(new FailoverUrls(urls.map((u) => u.replace(/^pyamqp:/i, 'amqp:')), failoverStrategy(settings)), {
+        heartbeat: settings.brokerHeartbeat,
+        connectTimeoutMs: settings.brokerConnectionTimeout * 1000,
+        tls: tlsFromSetting(settings.brokerUseSsl, 'broker_use_ssl'),
+      }, logger);
     case 'redis':
     case 'rediss':
-      return new RedisBroker(first, settings.brokerTransportOptions as RedisTransportOptions, logger);
+    case 'sentinel':
+      return new RedisBroker({
+        url: urls.join(';'),
+        ssl: settings.brokerUseSsl,
+        sslSetting: 'broker_use_ssl',
+        transportOptions: settings.brokerTransportOptions,
+        failoverStrategy: failoverStrategy(settings),
+      }, settings.brokerTransportOptions as RedisTransportOptions, logger);
     case 'memory':
       return new MemoryBroker(first);
     default:
-      throw new ConfigurationError(`unsupported broker URL ${maskUrl(first)} (use amqp://, redis:// or memory://)`);
+      throw new ConfigurationError(`unsupported broker URL ${maskUrl(first)} (use amqp://, amqps://, redis://, rediss://, sentinel:// or memory://)`);
   }
 }
 
@@ -120,10 +143,13 @@ export class Celery implements TaskProducer, SignatureSender {
       if (!url || /^(disabled|none)(:|$)/i.test(url)) this.backendInstance = new DisabledBackend();
       else {
         const scheme = urlScheme(url);
-        if (scheme === 'redis' || scheme === 'rediss') this.backendInstance = new RedisBackend(url, this.conf.resultExpires, this.logger);
+        if (scheme === 'redis' || scheme === 'rediss' || scheme === 'sentinel') {
+          const endpoint = { url, ssl: this.conf.redisBackendUseSsl, sslSetting: 'redis_backend_use_ssl', transportOptions: this.conf.resultBackendTransportOptions };
+          this.backendInstance = new RedisBackend(endpoint, this.conf.resultExpires, this.logger);
+        }
         else if (scheme === 'rpc') this.backendInstance = new RpcBackend(this.broker, this.oid, this.conf.resultExpires, this.conf.resultPersistent, this.logger);
         else if (scheme === 'memory' || url.startsWith('cache+memory')) this.backendInstance = new MemoryBackend(url.replace(/^cache\+/, ''));
-        else throw new ConfigurationError(`unsupported result backend ${maskUrl(url)} (use redis://, rpc:// or memory://)`);
+        else throw new ConfigurationError(`unsupported result backend ${maskUrl(url)} (use redis://, rediss://, sentinel://, rpc:// or memory://)`);
       }
     }
     return this.backendInstance;

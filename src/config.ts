@@ -44,16 +44,22 @@ export interface CelerySettings {
   brokerConnectionMaxRetries: number | null;
   brokerConnectionTimeout: number;
   brokerHeartbeat: number;
+  /** TLS for the broker: true, or Celery's ssl dict (py-amqp's `ca_certs`/`certfile`/`keyfile`/`cert_reqs`, or redis-py's `ssl_*`). */
+  brokerUseSsl: boolean | Record<string, unknown> | null;
+  /** TLS for the Redis result backend: redis-py's `ssl_cert_reqs`/`ssl_ca_certs`/`ssl_certfile`/`ssl_keyfile`. */
+  redisBackendUseSsl: boolean | Record<string, unknown> | null;
+  /** Which URL of a `a;b` broker list to try next: 'round-robin' (in order) or 'shuffle' (at random). */
+  brokerFailoverStrategy: string;
   /** celeriac: messages larger than this many bytes are logged and rejected unread (0 = no limit). */
   workerMaxMessageSize: number;
   /** celeriac: write kombu >= 5.3 tagged JSON (datetime, decimal, uuid, bytes); Celery 5.2 readers would see dicts. */
   jsonTaggedTypes: boolean;
 }
 
-type Kind = 'string' | 'nstring' | 'number' | 'nnumber' | 'boolean' | 'json' | 'list' | 'nlist' | 'mode';
+type Kind = 'urls' | 'ssl' | 'string' | 'nstring' | 'number' | 'nnumber' | 'boolean' | 'json' | 'list' | 'nlist' | 'mode';
 
 const SPEC: { [K in keyof CelerySettings]: [Kind, CelerySettings[K]] } = {
-  brokerUrl: ['string', 'amqp://guest:guest@127.0.0.1:5672//'],
+  brokerUrl: ['urls', 'amqp://guest:guest@127.0.0.1:5672//'],
   resultBackend: ['nstring', null],
   resultExpires: ['nnumber', 86400],
   resultExtended: ['boolean', false],
@@ -95,6 +101,9 @@ const SPEC: { [K in keyof CelerySettings]: [Kind, CelerySettings[K]] } = {
   brokerConnectionMaxRetries: ['nnumber', 100],
   brokerConnectionTimeout: ['number', 4],
   brokerHeartbeat: ['number', 120],
+  brokerUseSsl: ['ssl', null],
+  redisBackendUseSsl: ['ssl', null],
+  brokerFailoverStrategy: ['string', 'round-robin'],
   workerMaxMessageSize: ['number', 64 * 1024 * 1024],
   jsonTaggedTypes: ['boolean', false],
 };
@@ -118,11 +127,28 @@ function coerce(key: string, kind: Kind, value: unknown, source: string): unknow
   const bad = (want: string): never => {
     throw new ConfigurationError(`${source}: ${snakeName(key)} must be ${want}, got ${JSON.stringify(value)}`);
   };
-  const nullable = kind === 'nstring' || kind === 'nnumber' || kind === 'nlist';
+  const nullable = kind === 'nstring' || kind === 'nnumber' || kind === 'nlist' || kind === 'ssl';
   if (value === null || value === undefined || (nullable && typeof value === 'string' && /^(none|null|)$/i.test(value))) {
     return nullable ? null : bad('set');
   }
   switch (kind) {
+    case 'urls':
+      // Celery takes a failover list as `a;b` or as a list of URLs.
+      if (Array.isArray(value) && value.length > 0 && value.every((u) => typeof u === 'string')) return value.join(';');
+      return typeof value === 'string' ? value : bad('a URL, `a;b`, or a list of URLs');
+    case 'ssl':
+      if (typeof value === 'boolean') return value;
+      if (typeof value === 'string') {
+        if (/^(true|1|yes|on)$/i.test(value)) return true;
+        if (/^(false|0|no|off)$/i.test(value)) return false;
+        try {
+          return coerce(key, kind, JSON.parse(value), source);
+        } catch (err) {
+          if (err instanceof ConfigurationError) throw err;
+          return bad('true, false or a JSON object of ssl options');
+        }
+      }
+      return typeof value === 'object' && !Array.isArray(value) ? value : bad('true, false or an object of ssl options');
     case 'string':
     case 'nstring':
       return typeof value === 'string' ? value : bad('a string');

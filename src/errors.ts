@@ -2,6 +2,7 @@
 // `.get()` raises the same class; failures read from the backend surface as TaskError with the Python details.
 
 import { exceptionMessage, type ExceptionInfo } from '../protocol';
+import { maskSecrets } from './url';
 
 /** An error that Python rebuilds as `<excModule>.<excType>(*excArgs)`. */
 export class PythonError extends Error {
@@ -139,6 +140,11 @@ export class NoResultBackend extends Error {
 /** The broker (or result backend) cannot be reached; the message names the masked URL and how to start one. */
 export class BrokerConnectionError extends Error {
   override name = 'BrokerConnectionError';
+
+  /** The message is masked as a whole: a client library's own error text may quote the URL it was given. */
+  constructor(message: string) {
+    super(maskSecrets(message));
+  }
 }
 
 /** Raised inside a task by `this.retry()`: the worker re-sends the task and stores RETRY. */

@@ -26,12 +26,31 @@ app.conf.update(
 # The same env convention as celeriac: settings as CELERY_<SETTING> (JSON for dicts).
 if os.environ.get('CELERY_BROKER_TRANSPORT_OPTIONS'):
     app.conf.broker_transport_options = json.loads(os.environ['CELERY_BROKER_TRANSPORT_OPTIONS'])
+if os.environ.get('CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS'):
+    app.conf.result_backend_transport_options = json.loads(os.environ['CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS'])
 if os.environ.get('CELERY_TASK_ACKS_LATE'):
     app.conf.task_acks_late = os.environ['CELERY_TASK_ACKS_LATE'].lower() in ('1', 'true', 'yes')
 if os.environ.get('CELERY_TASK_QUEUE_MAX_PRIORITY'):
     app.conf.task_queue_max_priority = int(os.environ['CELERY_TASK_QUEUE_MAX_PRIORITY'])
 if os.environ.get('CELERY_TASK_DEFAULT_QUEUE'):
     app.conf.task_default_queue = os.environ['CELERY_TASK_DEFAULT_QUEUE']
+
+
+def _ssl_setting(name):
+    """CELERY_<NAME> as JSON, with cert_reqs spelled as a string ('CERT_REQUIRED', 'required', ...) made an ssl constant."""
+    import ssl
+    value = json.loads(os.environ[name])
+    if isinstance(value, dict):
+        for key in ('cert_reqs', 'ssl_cert_reqs'):
+            if isinstance(value.get(key), str):
+                value[key] = getattr(ssl, 'CERT_' + value[key].upper().replace('CERT_', ''))
+    return value
+
+
+if os.environ.get('CELERY_BROKER_USE_SSL'):
+    app.conf.broker_use_ssl = _ssl_setting('CELERY_BROKER_USE_SSL')
+if os.environ.get('CELERY_REDIS_BACKEND_USE_SSL'):
+    app.conf.redis_backend_use_ssl = _ssl_setting('CELERY_REDIS_BACKEND_USE_SSL')
 
 
 @app.task(name='tasks.add')

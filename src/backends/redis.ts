@@ -4,7 +4,7 @@
 import type { Redis } from 'ioredis';
 import { decodeResultMeta, encodeResultMeta, READY_STATES, type ResultMeta } from '../../protocol';
 import { silentLogger, type Logger } from '../log';
-import { connectRedis } from '../brokers/redis';
+import { connectRedis, type RedisEndpoint } from '../brokers/redis-connection';
 import type { GroupBackend, ResultBackend, StoreContext, Unwatch } from './backend';
 
 export const TASK_KEY_PREFIX = 'celery-task-meta-';
@@ -57,15 +57,19 @@ export class RedisBackend implements ResultBackend, GroupBackend {
   private readonly early = new Map<string, Promise<ResultMeta | null | undefined>>();
   private flushScheduled = false;
 
+  private readonly endpoint: RedisEndpoint;
+
   constructor(
-    private readonly url: string,
+    url: string | RedisEndpoint,
     /** Seconds a result is kept (result_expires); 0 or null keeps it forever. */
     readonly expires: number | null = 86400,
     private readonly logger: Logger = silentLogger,
-  ) {}
+  ) {
+    this.endpoint = typeof url === 'string' ? { url, sslSetting: 'redis_backend_use_ssl' } : url;
+  }
 
   async connect(): Promise<void> {
-    const client = (await connectRedis(this.url, 'result backend', this.logger)) as StoreClient;
+    const client = (await connectRedis(this.endpoint, 'result backend', this.logger)) as StoreClient;
     client.defineCommand('celeriacStore', { lua: STORE_SCRIPT });
     this.client = client;
   }
@@ -111,7 +115,7 @@ export class RedisBackend implements ResultBackend, GroupBackend {
   private async sub(): Promise<Redis> {
     if (this.subscriber) return this.subscriber;
     this.subscribing ??= (async () => {
-      const s = await connectRedis(this.url, 'result backend (subscriber)', this.logger);
+      const s = await connectRedis(this.endpoint, 'result backend (subscriber)', this.logger);
       s.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onMessage(channel.toString(), message));
       this.subscriber = s;
       return s;

@@ -1,9 +1,12 @@
 // AMQP 0-9-1 transport (RabbitMQ) with amqplib: Celery's topology, global QoS, acks batched with `multiple`,
-// and reconnection with backoff that resumes every consumer (stale delivery tags are never acked on a new channel).
+// and reconnection with backoff over a failover URL list that resumes every consumer (stale delivery tags are never
+// acked on a new channel; a consumer channel the broker closes, e.g. for consumer_timeout, is reopened).
 
 import * as amqp from 'amqplib';
 import * as os from 'node:os';
 import type { WireMessage } from '../../protocol';
+import { connectHint, FailoverUrls, type TlsOptions } from '../connections';
+import { AckBatcher } from './amqp-acks';
 import { BrokerConnectionError } from '../errors';
 import { silentLogger, type Logger } from '../log';
 import { maskUrl } from '../url';
@@ -14,6 +17,8 @@ export interface AmqpOptions {
   connectTimeoutMs?: number;
   /** Wait for broker confirms on publish (durability at a cost in producer speed). */
   confirmPublish?: boolean;
+  /** TLS socket options (`broker_use_ssl`); given, an `amqp://` URL is connected with TLS as kombu does. */
+  tls?: TlsOptions;
 }
 
 /** py-amqp sends Python ints as signed 32-bit ('I'); RabbitMQ compares argument types, so we must too. */
@@ -23,84 +28,6 @@ function typedArguments(args: Record<string, unknown>): Record<string, unknown> 
     out[k] = typeof v === 'number' && Number.isInteger(v) ? { '!': Math.abs(v) < 2 ** 31 ? 'int' : 'long', value: v } : v;
   }
   return out;
-}
-
-/** Tracks deliveries of one channel so acks go out batched: one `multiple` ack for the settled prefix. */
-class AckBatcher {
-  private readonly order: number[] = [];
-  private head = 0;
-  /** 0 = unsettled, 1 = acked but not yet sent, 2 = settled and sent (ack or reject). */
-  private readonly state = new Map<number, 0 | 1 | 2>();
-  private scheduled = false;
-  private closed = false;
-
-  constructor(private readonly channel: amqp.Channel) {
-    channel.once('close', () => (this.closed = true));
-  }
-
-  track(tag: number): void {
-    this.order.push(tag);
-    this.state.set(tag, 0);
-  }
-
-  ack(tag: number): void {
-    if (this.state.get(tag) !== 0) return;
-    this.state.set(tag, 1);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
-  }
-
-  reject(tag: number, requeue: boolean): void {
-    if (this.state.get(tag) !== 0) return;
-    this.state.set(tag, 2);
-    this.send(() => this.channel.reject(fakeMessage(tag), requeue));
-  }
-
-  /** A channel closed under us (connection lost): drop the frame; RabbitMQ redelivers unacked messages anyway. */
-  private send(frame: () => void): void {
-    try {
-      frame();
-    } catch {
-      this.closed = true;
-    }
-  }
-
-  flush(): void {
-    this.scheduled = false;
-    if (this.closed) {
-      this.state.clear();
-      this.order.length = 0;
-      this.head = 0;
-      return;
-    }
-    let lastAcked = -1;
-    while (this.head < this.order.length) {
-      const tag = this.order[this.head];
-      const s = this.state.get(tag);
-      if (s === 0) break;
-      if (s === 1) lastAcked = tag;
-      this.state.delete(tag);
-      this.head++;
-    }
-    if (lastAcked !== -1) this.send(() => this.channel.ack(fakeMessage(lastAcked), true));
-    // Settled out of order (a slow task ahead of them): ack individually now rather than hold them.
-    for (const [tag, s] of this.state) {
-      if (s === 1) {
-        this.send(() => this.channel.ack(fakeMessage(tag), false));
-        this.state.set(tag, 2);
-      }
-    }
-    if (this.head > 1024 && this.head * 2 > this.order.length) {
-      this.order.splice(0, this.head);
-      this.head = 0;
-    }
-  }
-}
-
-function fakeMessage(tag: number): amqp.Message {
-  return { fields: { deliveryTag: tag } } as unknown as amqp.Message;
 }
 
 interface ConsumerRecord {
@@ -113,11 +40,12 @@ interface ConsumerRecord {
   cancelled: boolean;
   qosApplied?: number;
   qosInFlight?: boolean;
+  /** A reopen after the broker closed the channel is under way (one at a time). */
+  reopening?: boolean;
 }
 
 export class AmqpBroker implements Broker {
   readonly transport = 'amqp' as const;
-  readonly displayUrl: string;
   onReconnect: (() => void) | undefined;
   private connection: amqp.ChannelModel | undefined;
   private publishChannel: amqp.Channel | amqp.ConfirmChannel | undefined;
@@ -127,13 +55,19 @@ export class AmqpBroker implements Broker {
   private reconnecting: Promise<void> | undefined;
   private blocked = false;
   private waiters: Array<() => void> = [];
+  private readonly urls: FailoverUrls;
 
   constructor(
-    private readonly url: string,
+    url: string | FailoverUrls,
     private readonly options: AmqpOptions = {},
     private readonly logger: Logger = silentLogger,
   ) {
-    this.displayUrl = maskUrl(url);
+    this.urls = typeof url === 'string' ? new FailoverUrls(url) : url;
+  }
+
+  /** The URL in use (or to be tried next), password masked. */
+  get displayUrl(): string {
+    return maskUrl(this.urls.current);
   }
 
   async connect(): Promise<void> {
@@ -141,22 +75,46 @@ export class AmqpBroker implements Broker {
       await this.open();
     } catch (err) {
       throw new BrokerConnectionError(
-        `Cannot connect to broker at ${this.displayUrl}: ${(err as Error).message}. ` +
-          'Is RabbitMQ running? Start it with `rabbitmq-server -detached` or `docker compose up -d rabbitmq`.',
+        `Cannot connect to broker at ${this.urls.size > 1 ? this.urls.display : this.displayUrl}: ${(err as Error).message.replace(/\.$/, '')}. ` +
+          connectHint(err, 'Is RabbitMQ running? Start it with `rabbitmq-server -detached` or `docker compose up -d rabbitmq`.'),
       );
     }
   }
 
+  /** Connect to the current URL or, failing that, each next one in turn (one pass over the failover list). */
   private async open(): Promise<void> {
+    let lastError: unknown;
+    for (let i = 0; i < this.urls.size; i++) {
+      if (i > 0) this.urls.advance();
+      try {
+        await this.openUrl(this.urls.current);
+        this.logger.info(`connected to broker ${this.displayUrl}`);
+        return;
+      } catch (err) {
+        lastError = err;
+        // Name the URL in the error when there are several, so the operator sees which one failed how.
+        if (this.urls.size > 1) this.logger.warning(`cannot connect to broker ${this.displayUrl}: ${(err as Error).message}`);
+      }
+    }
+    throw lastError;
+  }
+
+  private async openUrl(target: string): Promise<void> {
     const heartbeat = this.options.heartbeat ?? 60;
-    const url = /[?&]heartbeat=/.test(this.url) ? this.url : `${this.url}${this.url.includes('?') ? '&' : '?'}heartbeat=${heartbeat}`;
+    const tls = this.options.tls;
+    // kombu connects with TLS whenever broker_use_ssl is set, whatever the scheme says.
+    const base = tls ? target.replace(/^amqp:/i, 'amqps:') : target;
+    const url = /[?&]heartbeat=/.test(base) ? base : `${base}${base.includes('?') ? '&' : '?'}heartbeat=${heartbeat}`;
     // Nagle's algorithm holds small frames (acks, publishes) for tens of ms; a publish-heavy peer ran 20x slower with it.
     const connection = await amqp.connect(url, {
       noDelay: true,
       timeout: this.options.connectTimeoutMs ?? 4000,
       // Shown by `rabbitmqctl list_connections client_properties` and the management UI.
       clientProperties: { connection_name: `celeriac ${process.pid}@${os.hostname()}`, product: 'celeriac' },
+      ...(tls ?? {}),
     });
+    // A new connection starts unblocked: RabbitMQ sends connection.blocked again if its alarm still holds.
+    this.blocked = false;
     connection.on('error', (err: Error) => this.logger.debug(`broker connection error: ${err.message}`));
     connection.on('close', () => this.onConnectionClosed(connection));
     connection.on('blocked', (reason: string) => {
@@ -169,10 +127,25 @@ export class AmqpBroker implements Broker {
       this.release();
     });
     this.connection = connection;
-    this.publishChannel = this.options.confirmPublish ? await connection.createConfirmChannel() : await connection.createChannel();
-    this.publishChannel.on('error', (err: Error) => this.logger.debug(`publish channel error: ${err.message}`));
-    this.publishChannel.on('drain', () => this.release());
-    this.publishChannel.setMaxListeners(0);
+    await this.openPublishChannel(connection);
+  }
+
+  private async openPublishChannel(connection: amqp.ChannelModel): Promise<void> {
+    const ch = this.options.confirmPublish ? await connection.createConfirmChannel() : await connection.createChannel();
+    ch.on('error', (err: Error) => this.logger.warning(`publish channel error: ${err.message}`));
+    ch.on('drain', () => this.release());
+    ch.on('close', () => {
+      // Channel close events come before the connection's: wait a turn to tell a channel error from a lost connection.
+      setImmediate(() => {
+        if (this.publishChannel !== ch || this.connection !== connection || this.closing) return;
+        this.publishChannel = undefined;
+        this.openPublishChannel(connection)
+          .then(() => this.release())
+          .catch((err: Error) => this.logger.warning(`reopening the publish channel failed: ${err.message}`));
+      });
+    });
+    ch.setMaxListeners(0);
+    this.publishChannel = ch;
   }
 
   private release(): void {
@@ -188,9 +161,12 @@ export class AmqpBroker implements Broker {
     for (const c of this.consumers) {
       c.channel = undefined;
       c.batcher = undefined;
+      c.reopening = false;
     }
     if (this.closing) return;
     this.logger.warning(`connection to broker ${this.displayUrl} lost; reconnecting`);
+    // Celery moves on to the next URL of a failover list after a drop.
+    this.urls.advance();
     this.reconnecting ??= this.reconnectLoop().finally(() => (this.reconnecting = undefined));
   }
 
@@ -218,7 +194,7 @@ export class AmqpBroker implements Broker {
     for (;;) {
       if (this.closing) throw new Error('broker connection is closed');
       if (this.publishChannel && this.connection && !this.blocked) return this.publishChannel;
-      if (!this.reconnecting && !this.connection && !this.blocked) throw new Error('not connected to the broker');
+      if (!this.reconnecting && !this.connection) throw new Error('not connected to the broker');
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
   }
@@ -300,6 +276,7 @@ export class AmqpBroker implements Broker {
     if (!connection) throw new Error('not connected to the broker');
     const ch = await connection.createChannel();
     ch.on('error', (err: Error) => this.logger.warning(`consumer channel error: ${err.message}`));
+    ch.on('close', () => setImmediate(() => this.onConsumerChannelClosed(record, ch, connection)));
     if (!record.options.noAck) await ch.prefetch(record.options.prefetch, true);
     record.qosApplied = record.options.prefetch;
     record.qosInFlight = false;
@@ -313,6 +290,37 @@ export class AmqpBroker implements Broker {
       }, { noAck: !!record.options.noAck });
       record.tags.push(consumerTag);
     }
+  }
+
+  /**
+   * The broker closed a consumer channel while the connection lives (e.g. 406 PRECONDITION_FAILED for
+   * consumer_timeout): its unacked messages go back to the queue, so open a new channel and consume again. Deliveries
+   * of the old channel are settled as no-ops (their tags mean nothing on the new one).
+   */
+  private onConsumerChannelClosed(record: ConsumerRecord, ch: amqp.Channel, connection: amqp.ChannelModel): void {
+    if (record.channel !== ch || record.reopening || this.connection !== connection || this.closing || record.cancelled) return;
+    record.reopening = true;
+    record.channel = undefined;
+    record.batcher = undefined;
+    this.logger.warning(`consumer channel on ${record.queues.map((q) => q.name).join(', ')} was closed by the broker; reopening it`);
+    const retry = (attempt: number): void => {
+      if (this.connection !== connection || this.closing || record.cancelled) {
+        record.reopening = false;
+        return;
+      }
+      this.startConsumer(record).then(
+        () => {
+          record.reopening = false;
+          this.logger.info(`consuming again from ${record.queues.map((q) => q.name).join(', ')}`);
+        },
+        (err: Error) => {
+          this.logger.warning(`reopening the consumer channel failed (attempt ${attempt}): ${err.message}`);
+          record.channel = undefined;
+          setTimeout(() => retry(attempt + 1), Math.min(100 * 2 ** attempt, 10000)).unref();
+        },
+      );
+    };
+    retry(1);
   }
 
   private dispatch(record: ConsumerRecord, ch: amqp.Channel, batcher: AckBatcher, queue: string, msg: amqp.ConsumeMessage): void {

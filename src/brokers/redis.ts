@@ -2,13 +2,13 @@
 // `unacked` hash + `unacked_index` zset with visibility-timeout restore, and fanout over PUB/SUB.
 // Goes past kombu where it is safe: batched atomic fetch (pop + unacked bookkeeping in one script) and batched acks.
 
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { DecodeError, decodeEnvelope, decodeEnvelopeValue, encodeEnvelope, markRedelivered, parseJson, type RedisDelivery as DecodedEnvelope, type WireMessage } from '../../protocol';
 import type { Logger } from '../log';
 import { silentLogger } from '../log';
 import { maskUrl } from '../url';
-import { BrokerConnectionError } from '../errors';
+import { connectRedis, type RedisEndpoint } from './redis-connection';
 import type { Broker, ConsumeOptions, Consumer, Delivery, DeliveryHandler, QueueSpec, Route } from './broker';
 
 const SEP = '\x06\x16';
@@ -100,36 +100,7 @@ type ScriptClient = Redis & {
   celeriacUnlock(numKeys: number, ...args: string[]): Promise<number>;
 };
 
-/** Connect an ioredis client: the first failure is one clear error naming the masked URL; later drops reconnect with backoff. */
-export async function connectRedis(url: string, what: string, logger: Logger): Promise<Redis> {
-  let connected = false;
-  const options: RedisOptions = {
-    lazyConnect: true,
-    enableAutoPipelining: true,
-    maxRetriesPerRequest: null,
-    connectTimeout: 4000,
-    // CLIENT LIST shows who is who (and lets an operator, or the chaos suite, drop exactly these connections).
-    connectionName: `celeriac:${what.replace(/[^a-z]+/gi, '-').replace(/^-|-$/g, '')}:${process.pid}`,
-    retryStrategy(times: number) {
-      if (!connected) return null; // the first connect reports its error instead of retrying silently
-      if (times === 1) logger.warning(`${what}: connection to ${maskUrl(url)} lost; reconnecting`);
-      return Math.min(100 * 2 ** Math.min(times, 6), 5000);
-    },
-  };
-  const client = new Redis(url, options);
-  client.on('error', (err: Error) => logger.debug(`${what}: ${maskUrl(url)}: ${err.message}`));
-  try {
-    await client.connect();
-  } catch (err) {
-    client.disconnect();
-    throw new BrokerConnectionError(
-      `Cannot connect to ${what} at ${maskUrl(url)}: ${(err as Error).message}. ` +
-        'Is Redis running? Start one with `redis-server` or `docker compose up -d redis`.',
-    );
-  }
-  connected = true;
-  return client;
-}
+export { connectRedis } from './redis-connection';
 
 export class RedisBroker implements Broker {
   readonly transport = 'redis' as const;
@@ -150,12 +121,15 @@ export class RedisBroker implements Broker {
   private readonly pendingRestores = new Set<Promise<unknown>>();
   private ackScheduled = false;
 
+  private readonly endpoint: RedisEndpoint;
+
   constructor(
-    private readonly url: string,
+    url: string | RedisEndpoint,
     private readonly options: RedisTransportOptions = {},
     private readonly logger: Logger = silentLogger,
   ) {
-    this.displayUrl = maskUrl(url);
+    this.endpoint = typeof url === 'string' ? { url } : url;
+    this.displayUrl = maskUrl(this.endpoint.url);
     this.prefix = options.global_keyprefix ?? '';
     this.visibilityTimeout = options.visibility_timeout ?? 3600;
     this.prioritySteps = [...(options.priority_steps ?? DEFAULT_PRIORITY_STEPS)].sort((a, b) => a - b);
@@ -174,7 +148,7 @@ export class RedisBroker implements Broker {
   }
 
   async connect(): Promise<void> {
-    const client = (await connectRedis(this.url, 'broker', this.logger)) as ScriptClient;
+    const client = (await connectRedis(this.endpoint, 'broker', this.logger)) as ScriptClient;
     client.defineCommand('celeriacFetch', { lua: FETCH_SCRIPT });
     client.defineCommand('celeriacRestore', { lua: RESTORE_SCRIPT });
     client.defineCommand('celeriacUnlock', { lua: UNLOCK_SCRIPT });
@@ -184,7 +158,12 @@ export class RedisBroker implements Broker {
 
   /** A second connection for blocking commands (BLMOVE, BRPOP), which would stall everything else on a shared one. */
   async blockingClient(): Promise<Redis> {
-    return connectRedis(this.url, 'broker (consumer)', this.logger);
+    return connectRedis(this.endpoint, 'broker (consumer)', this.logger);
+  }
+
+  /** Another connection to the same server (TLS, failover and Sentinel included), e.g. for a broadcast subscriber. */
+  openConnection(what: string): Promise<Redis> {
+    return connectRedis(this.endpoint, what, this.logger);
   }
 
   async declareQueue(queue: QueueSpec): Promise<void> {

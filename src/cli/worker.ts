@@ -5,6 +5,7 @@ import { WorkerOps } from '../ops';
 import { nodeFormat } from './nodename';
 import { appFromFlags, loggerFromFlags, type AppFlags } from './common';
 import { poolFromFlags, type PoolFlags } from './pool';
+import { maskSecrets } from '../url';
 
 export interface WorkerFlags extends AppFlags, PoolFlags {
   queues?: string;
@@ -59,7 +60,7 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
   if (ops.metricsPort !== undefined) process.stdout.write(`- metrics: http://${flags.metricsHost ?? '0.0.0.0'}:${ops.metricsPort}/metrics\n`);
   process.stdout.write(
     `celeriac ${worker.hostname} v${version()}\n` +
-      `- transport: ${app.broker.displayUrl}\n- results:   ${app.conf.resultBackend ? app.conf.resultBackend.replace(/:\/\/[^:/@]*:[^@]*@/, '://**@') : 'disabled'}\n` +
+      `- transport: ${app.broker.displayUrl}\n- results:   ${app.conf.resultBackend ? maskSecrets(app.conf.resultBackend) : 'disabled'}\n` +
       `- concurrency: ${worker.concurrency} (${pool.summary})\n- queues: ${worker.queues.map((q) => q.name).join(', ')}\n` +
       `- tasks: ${[...app.tasks.keys()].sort().join(', ')}\n${worker.hostname} ready.\n`,
   );

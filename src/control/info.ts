@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import type { Celery } from '../app';
 import type { QueueSpec } from '../brokers/broker';
 import { resolveSettings, snakeName, type CelerySettings } from '../config';
-import { maskSecrets } from '../url';
+import { maskSecrets, splitUrls } from '../url';
 import type { Request } from '../worker/request';
 
 /** Celery's Request.info(): what inspect active/reserved/scheduled/query_task show for a request. */
@@ -84,11 +84,19 @@ export function confTable(conf: CelerySettings, withDefaults: boolean): Record<s
   for (const [key, value] of Object.entries(conf as unknown as Record<string, unknown>)) {
     if (!withDefaults && JSON.stringify(value) === JSON.stringify(defaults[key])) continue;
     const name = snakeName(key);
-    if (HIDDEN_SETTINGS.test(name)) out[name] = '********';
-    else if (typeof value === 'string') out[name] = maskSecrets(value).replace(/:\*\*@/g, ':********@');
-    else out[name] = value;
+    out[name] = censor(name, value);
   }
   return out;
+}
+
+/** Celery's maybe_censor: dicts are filtered key by key (sentinel_kwargs' password, broker_use_ssl's keyfile), URLs masked. */
+function censor(name: string, value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, censor(k, v)]));
+  }
+  if (HIDDEN_SETTINGS.test(name)) return '********';
+  if (typeof value === 'string') return maskSecrets(value).replace(/:\*\*@/g, ':********@');
+  return value;
 }
 
 export function brokerInfo(app: Celery): Record<string, unknown> {
@@ -106,15 +114,15 @@ export function brokerInfo(app: Celery): Record<string, unknown> {
     virtual_host: transport === 'amqp' ? path || '/' : path || '0',
     port: u?.port ? Number(u.port) : transport === 'amqp' ? 5672 : transport === 'redis' ? 6379 : null,
     insist: false,
-    ssl: !!u && /^(amqps|rediss):$/.test(u.protocol),
+    ssl: (!!u && /^(amqps|rediss):$/.test(u.protocol)) || !!app.conf.brokerUseSsl,
     transport,
     connect_timeout: app.conf.brokerConnectionTimeout,
-    transport_options: app.conf.brokerTransportOptions,
+    transport_options: censor('transport_options', app.conf.brokerTransportOptions),
     login_method: null,
     uri_prefix: null,
     heartbeat: app.conf.brokerHeartbeat,
-    failover_strategy: 'round-robin',
-    alternates: [],
+    failover_strategy: app.conf.brokerFailoverStrategy,
+    alternates: splitUrls(app.conf.brokerUrl).slice(1).map((url) => censor('alternate', url)),
   };
 }
 

@@ -8,7 +8,7 @@ import { decodeEnvelope, encodeEnvelope, stringifyJson, type WireMessage } from 
 import { createBroker } from '../app';
 import { AmqpBroker } from '../brokers/amqp';
 import type { Broker, Consumer, QueueSpec } from '../brokers/broker';
-import { connectRedis, RedisBroker } from '../brokers/redis';
+import { RedisBroker } from '../brokers/redis';
 import type { CelerySettings } from '../config';
 import { silentLogger, type Logger } from '../log';
 import { splitUrls } from '../url';
@@ -66,7 +66,7 @@ export function jsonMessage(body: unknown, headers: Record<string, unknown>, del
 
 /** The Redis db number of a URL (`redis://host:6379/3` → 3), which kombu puts in fanout channel names. */
 export function redisDb(url: string): number {
-  const m = /^rediss?:\/\/[^/]*\/(\d+)/i.exec(url);
+  const m = /^(?:rediss?|sentinel):\/\/[^/]*\/(\d+)/i.exec(url);
   return m ? Number(m[1]) : 0;
 }
 
@@ -79,10 +79,10 @@ export function broadcastOver(broker: Broker, conf: CelerySettings, logger: Logg
 
 /** The broadcast transport for the app's broker URL, or null for `memory://` (no events or remote control there). */
 export function createBroadcastTransport(conf: CelerySettings, logger: Logger = silentLogger): BroadcastTransport | null {
-  const url = splitUrls(conf.brokerUrl)[0] ?? conf.brokerUrl;
-  const broker = createBroker(url, conf, logger);
+  // The whole failover list: the broadcast connection fails over as the broker's does.
+  const broker = createBroker(conf.brokerUrl, conf, logger);
   if (broker instanceof AmqpBroker) return new AmqpBroadcast(broker, logger);
-  if (broker instanceof RedisBroker) return new RedisBroadcast(broker, url, conf, logger);
+  if (broker instanceof RedisBroker) return new RedisBroadcast(broker, splitUrls(conf.brokerUrl)[0] ?? conf.brokerUrl, conf, logger);
   return null;
 }
 
@@ -239,7 +239,7 @@ class RedisBroadcast implements BroadcastTransport {
 
   private async subscriber(): Promise<Redis> {
     if (this.sub) return this.sub;
-    const sub = await connectRedis(this.url, 'broadcast subscriber', this.logger);
+    const sub = await this.broker.openConnection('broadcast subscriber');
     sub.on('pmessageBuffer', (pattern: Buffer, _channel: Buffer, data: Buffer) => {
       const handler = this.patterns.get(pattern.toString('utf8'));
       if (!handler) return;

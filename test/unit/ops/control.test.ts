@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Celery, Worker, expandHostname } from '../../../src';
 import { COMMANDS, NO_REPLY, confTable, parseRate, queueAsDict, requestInfo, runCommand, signum, type ControlContext } from '../../../src/control/commands';
+import { brokerInfo } from '../../../src/control/info';
 import { LimitedSet } from '../../../src/control/limited-set';
 import { isForNode, matchNode, PidboxNode } from '../../../src/control/node';
 import { StateDb } from '../../../src/control/statedb';
@@ -167,6 +168,21 @@ describe('commands reply as a Python worker does', () => {
     expect(t).toEqual({ broker_url: 'amqp://user:********@rabbit:5672//', result_backend: 'redis://:********@redis:6379/0', task_acks_late: true });
     expect(Object.keys(confTable(app.conf, true)).length).toBeGreaterThan(30);
     expect(JSON.stringify(confTable(app.conf, true))).not.toContain('s3cret');
+  });
+
+  test('conf and stats censor inside dicts and failover lists (sentinel_kwargs, broker_use_ssl, alternates)', () => {
+    const app = new Celery({
+      broker: 'sentinel://:s3cret@h1:26379;sentinel://:s3cret2@h2:26379',
+      config: { brokerTransportOptions: { master_name: 'mymaster', sentinel_kwargs: { password: 's3cret3' } }, brokerUseSsl: { keyfile: '/etc/k.pem', ca_certs: '/etc/ca.pem' } },
+      env: {},
+    });
+    const t = confTable(app.conf, false);
+    expect(t.broker_transport_options).toEqual({ master_name: 'mymaster', sentinel_kwargs: { password: '********' } });
+    expect(t.broker_use_ssl).toEqual({ keyfile: '********', ca_certs: '/etc/ca.pem' });
+    expect(JSON.stringify(t)).not.toMatch(/s3cret/);
+    const info = brokerInfo(app);
+    expect(info).toMatchObject({ ssl: true, failover_strategy: 'round-robin', alternates: ['sentinel://:********@h2:26379'] });
+    expect(JSON.stringify(info)).not.toMatch(/s3cret/);
   });
 
   test('every command the CLI offers has a handler', () => {
