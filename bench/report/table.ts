@@ -29,24 +29,33 @@ function render(rows: string[][], header: string[]): string[] {
   return [line(header), ...rows.map(line)];
 }
 
-export function formatTable(groups: readonly Group[], runs: number): string {
-  const out: string[] = [];
-  for (const g of groups) {
-    const first = g.figures[0];
-    const cols = first.columns;
-    const pyRef = median(reference(g, 'python'));
-    const ceilRef = median(reference(g, 'ceiling'));
-    const what = `${METRIC_LABEL[first.primary] ?? first.primary}, ${first.higherIsBetter ? 'higher' : 'lower'} is better`;
-    out.push(`${g.title}  (${what}; ${runs > 1 ? `median (min–max) of ${runs} runs` : '1 run'})`);
-    const header = ['  implementation', METRIC_LABEL[first.primary] ?? first.primary, ...cols.map((c) => METRIC_LABEL[c] ?? c), 'vs Python', 'vs ceiling'];
-    const rows = g.figures.map((f) => [
-      `  ${f.impl}`,
+/** One group as cells: its caption, the header and one row per implementation (ratios to the Python and ceiling rows). */
+function groupCells(g: Group, runs: number): { caption: string; header: string[]; rows: string[][] } {
+  const first = g.figures[0];
+  const cols = first.columns;
+  const pyRef = median(reference(g, 'python'));
+  const ceilRef = median(reference(g, 'ceiling'));
+  const what = `${METRIC_LABEL[first.primary] ?? first.primary}, ${first.higherIsBetter ? 'higher' : 'lower'} is better`;
+  return {
+    caption: `(${what}; ${runs > 1 ? `median (min–max) of ${runs} runs` : '1 run'})`,
+    header: ['implementation', METRIC_LABEL[first.primary] ?? first.primary, ...cols.map((c) => METRIC_LABEL[c] ?? c), 'vs Python', 'vs ceiling'],
+    rows: g.figures.map((f) => [
+      f.impl,
       primaryCell(f),
       ...cols.map((c) => fmt(c, f.metrics[c]?.median)),
       ratioCell(ratio(median(f), pyRef)),
       ratioCell(ratio(median(f), ceilRef)),
-    ]);
-    out.push(...render(rows, header));
+    ]),
+  };
+}
+
+export function formatTable(groups: readonly Group[], runs: number): string {
+  const out: string[] = [];
+  for (const g of groups) {
+    const { caption, header, rows } = groupCells(g, runs);
+    out.push(`${g.title}  ${caption}`);
+    const indent = (cells: string[]): string[] => [`  ${cells[0]}`, ...cells.slice(1)];
+    out.push(...render(rows.map(indent), indent(header)));
     for (const f of g.figures) for (const n of f.notes) out.push(`    ! ${n}`);
     out.push('');
   }
@@ -57,18 +66,10 @@ export function formatTable(groups: readonly Group[], runs: number): string {
 export function formatMarkdown(groups: readonly Group[], runs: number): string {
   const out: string[] = [];
   for (const g of groups) {
-    const first = g.figures[0];
-    const cols = first.columns;
-    const pyRef = median(reference(g, 'python'));
-    const ceilRef = median(reference(g, 'ceiling'));
-    const what = `${METRIC_LABEL[first.primary] ?? first.primary}, ${first.higherIsBetter ? 'higher' : 'lower'} is better`;
-    out.push(`**${g.title}** (${what}; ${runs > 1 ? `median (min–max) of ${runs} runs` : '1 run'})`, '');
-    const header = ['implementation', METRIC_LABEL[first.primary] ?? first.primary, ...cols.map((c) => METRIC_LABEL[c] ?? c), 'vs Python', 'vs ceiling'];
+    const { caption, header, rows } = groupCells(g, runs);
+    out.push(`**${g.title}** ${caption}`, '');
     out.push(`| ${header.join(' | ')} |`, `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`);
-    for (const f of g.figures) {
-      const cells = [f.impl, primaryCell(f), ...cols.map((c) => fmt(c, f.metrics[c]?.median)), ratioCell(ratio(median(f), pyRef)), ratioCell(ratio(median(f), ceilRef))];
-      out.push(`| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`);
-    }
+    for (const cells of rows) out.push(`| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`);
     out.push('');
   }
   return out.join('\n');

@@ -29,6 +29,16 @@ function capturingLogger(): { logger: Logger; lines: string[]; next(re: RegExp):
   return { logger, lines, next };
 }
 
+/** An in-process worker on `queue` running tasks.echo, its captured log, and a separate client app. */
+async function startEchoWorker(queue: string): Promise<{ log: ReturnType<typeof capturingLogger>; app: Celery; worker: Worker; client: Celery }> {
+  const log = capturingLogger();
+  const app = new Celery({ broker: URL, backend: URL, logger: log.logger });
+  app.task('tasks.echo', { params: ['*args', '**kwargs'] }, (args: unknown[], kwargs: Record<string, unknown>) => [args, kwargs]);
+  const worker = new Worker(app, { queues: [queue], concurrency: 2, logger: log.logger });
+  await worker.start();
+  return { log, app, worker, client: new Celery({ broker: URL, backend: URL }) };
+}
+
 describeWith(['redis'], 'ETA holds park their message on Redis', () => {
   let redis: Redis;
   beforeAll(() => {
@@ -40,13 +50,8 @@ describeWith(['redis'], 'ETA holds park their message on Redis', () => {
 
   test('held messages leave memory, come back from "unacked" when due and run with their arguments', async () => {
     const queue = uniqueName('park');
-    const log = capturingLogger();
-    const app = new Celery({ broker: URL, backend: URL, logger: log.logger });
-    app.task('tasks.echo', { params: ['*args', '**kwargs'] }, (args: unknown[], kwargs: Record<string, unknown>) => [args, kwargs]);
-    const worker = new Worker(app, { queues: [queue], concurrency: 2, logger: log.logger });
-    const client = new Celery({ broker: URL, backend: URL });
+    const { log, app, worker, client } = await startEchoWorker(queue);
     try {
-      await worker.start();
       const big = 2n ** 64n + 1n;
       const sent = await Promise.all([0, 1, 2].map((i) => client.sendTask<unknown>('tasks.echo', [i, 'text', big], { k: { nested: [i] } }, { queue, countdown: 3 })));
       for (const r of sent) await log.next(new RegExp(`tasks\\.echo\\[${r.id}\\] received`));
@@ -78,13 +83,8 @@ describeWith(['redis'], 'ETA holds park their message on Redis', () => {
 
   test('warm shutdown returns parked messages to the queue, unchanged', async () => {
     const queue = uniqueName('park-stop');
-    const log = capturingLogger();
-    const app = new Celery({ broker: URL, backend: URL, logger: log.logger });
-    app.task('tasks.echo', { params: ['*args', '**kwargs'] }, (args: unknown[], kwargs: Record<string, unknown>) => [args, kwargs]);
-    const worker = new Worker(app, { queues: [queue], concurrency: 2, logger: log.logger });
-    const client = new Celery({ broker: URL, backend: URL });
+    const { log, app, worker, client } = await startEchoWorker(queue);
     try {
-      await worker.start();
       const sent = await Promise.all([0, 1].map((i) => client.sendTask('tasks.echo', [i], {}, { queue, countdown: 600 })));
       for (const r of sent) await log.next(new RegExp(`tasks\\.echo\\[${r.id}\\] received`));
       expect(worker.admission.scheduled.every((r) => r.isParked)).toBe(true);
