@@ -55,6 +55,8 @@ export class RedisBackend implements ResultBackend, GroupBackend {
    * the SUBSCRIBE on the same connection (undefined when that connection could not answer it: RESP2).
    */
   private readonly early = new Map<string, Promise<ResultMeta | null | undefined>>();
+  /** prepare() calls of this tick, subscribed together. */
+  private preparing: Array<{ taskId: string; resolve: (meta: ResultMeta | null | undefined) => void }> = [];
   private flushScheduled = false;
 
   private readonly endpoint: RedisEndpoint;
@@ -125,36 +127,54 @@ export class RedisBackend implements ResultBackend, GroupBackend {
 
   /**
    * Subscribe to a task's result channel as its message is sent, as Celery's client does, so that a later get()
-   * needs no SUBSCRIBE round trip. Only the subscriber connection is awaited, not the SUBSCRIBE itself; the
-   * subscription ends when the task is ready. Bounded: past MAX_EARLY pending tasks, get() subscribes lazily.
+   * needs no round trip of its own. Only the subscriber connection is awaited; the SUBSCRIBE goes out with the
+   * others of this tick. The subscription ends when the task is ready. Bounded: past MAX_EARLY pending tasks, get()
+   * subscribes lazily.
    */
   async prepare(taskId: string): Promise<void> {
     if (this.early.size >= MAX_EARLY || this.listeners.has(taskId)) return;
     const s = await this.sub();
-    const channel = TASK_KEY_PREFIX + taskId;
-    // SUBSCRIBE then GET in one write on one connection (RESP3 allows commands while subscribed): Redis runs the
-    // GET after the subscription took effect, so a result stored before it is seen by the GET and one stored after
-    // it arrives as a message. get() then needs no round trip of its own, whenever the task's message is sent.
-    const replies = s.pipeline().subscribe(channel).get(channel).exec();
-    const current = replies.then(
-      (res) => {
+    let resolve!: (meta: ResultMeta | null | undefined) => void;
+    this.early.set(taskId, new Promise((r) => (resolve = r)));
+    this.preparing.push({ taskId, resolve });
+    if (this.preparing.length === 1) setImmediate(() => this.flushPrepares(s));
+  }
+
+  /**
+   * One SUBSCRIBE for this tick's tasks, then one MGET of their results, in one write on one connection (RESP3
+   * allows commands while subscribed). Redis runs the MGET after the subscriptions took effect: a result stored
+   * before them is in the MGET, one stored after arrives as a message — whenever the task messages were sent.
+   */
+  private flushPrepares(s: Redis): void {
+    const batch = this.preparing;
+    this.preparing = [];
+    const channels = batch.map((b) => TASK_KEY_PREFIX + b.taskId);
+    const failed = (why: string): void => {
+      this.logger.debug(`subscribing to ${batch.length} result channel(s) failed: ${why}`);
+      for (const b of batch) {
+        this.early.delete(b.taskId);
+        b.resolve(undefined);
+      }
+    };
+    s.pipeline()
+      .subscribe(...channels)
+      .mget(...channels)
+      .exec()
+      .then((res) => {
         const [subErr] = res?.[0] ?? [null];
-        if (subErr) {
-          this.early.delete(taskId);
-          this.logger.debug(`subscribe for ${taskId} failed: ${subErr.message}`);
-          return undefined;
-        }
-        const [getErr, raw] = res?.[1] ?? [null, null];
-        if (getErr) return undefined; // RESP2: no commands while subscribed; get() asks the main connection
-        return typeof raw === 'string' ? decodeResultMeta(raw) : null;
-      },
-      (err: Error) => {
-        this.early.delete(taskId);
-        this.logger.debug(`subscribe for ${taskId} failed: ${err.message}`);
-        return undefined;
-      },
-    );
-    this.early.set(taskId, current);
+        if (subErr) return failed(subErr.message);
+        const [getErr, values] = res?.[1] ?? [null, null];
+        batch.forEach((b, i) => {
+          // RESP2 refuses the MGET on a subscribed connection: undefined makes get() ask the main connection.
+          const raw = !getErr && Array.isArray(values) ? (values[i] as unknown) : undefined;
+          if (raw === undefined || raw === null) return b.resolve(getErr ? undefined : null);
+          try {
+            b.resolve(decodeResultMeta(String(raw)));
+          } catch {
+            b.resolve(undefined); // get() reads it again and reports the error
+          }
+        });
+      }, (err: Error) => failed(err.message));
   }
 
   private onMessage(channel: string, message: Buffer): void {
