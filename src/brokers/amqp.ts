@@ -327,36 +327,7 @@ export class AmqpBroker implements Broker {
     const tag = msg.fields.deliveryTag;
     const noAck = !!record.options.noAck;
     if (!noAck) batcher.track(tag);
-    // A tag belongs to its channel: after a reconnect, settling an old delivery is a no-op (the broker redelivers it).
-    const live = (): boolean => !noAck && record.channel === ch;
-    const p = msg.properties;
-    const delivery: Delivery = {
-      message: {
-        body: msg.content,
-        contentType: p.contentType,
-        contentEncoding: p.contentEncoding,
-        headers: (p.headers ?? {}) as Record<string, unknown>,
-        properties: {
-          correlationId: p.correlationId,
-          replyTo: p.replyTo,
-          deliveryMode: p.deliveryMode,
-          priority: p.priority,
-          expiration: p.expiration,
-        },
-      },
-      queue,
-      exchange: msg.fields.exchange,
-      routingKey: msg.fields.routingKey,
-      redelivered: msg.fields.redelivered,
-      priority: p.priority ?? 0,
-      ack: () => {
-        if (live()) batcher.ack(tag);
-      },
-      reject: (requeue) => {
-        if (live()) batcher.reject(tag, requeue);
-      },
-    };
-    record.handler(delivery);
+    record.handler(new AmqpDelivery(record, ch, batcher, queue, msg, noAck));
   }
 
   async publish(route: Route, message: WireMessage): Promise<void> {
@@ -438,5 +409,72 @@ export class AmqpBroker implements Broker {
     const connection = this.connection;
     this.connection = undefined;
     if (connection) await connection.close().catch(() => undefined);
+  }
+}
+
+/**
+ * One message from a channel. A class rather than closures: thousands may be held at once for ETAs. A tag belongs
+ * to its channel: after a reconnect, settling an old delivery is a no-op (the broker redelivers it).
+ */
+class AmqpDelivery implements Delivery {
+  readonly message: WireMessage;
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly redelivered: boolean;
+  readonly priority: number;
+  private readonly tag: number;
+
+  constructor(
+    private readonly record: ConsumerRecord,
+    private readonly ch: amqp.Channel,
+    private readonly batcher: AckBatcher,
+    readonly queue: string,
+    msg: amqp.ConsumeMessage,
+    private readonly noAck: boolean,
+  ) {
+    const p = msg.properties;
+    this.tag = msg.fields.deliveryTag;
+    this.message = {
+      body: msg.content,
+      contentType: p.contentType,
+      contentEncoding: p.contentEncoding,
+      headers: (p.headers ?? {}) as Record<string, unknown>,
+      properties: {
+        correlationId: p.correlationId,
+        replyTo: p.replyTo,
+        deliveryMode: p.deliveryMode,
+        priority: p.priority,
+        expiration: p.expiration,
+      },
+    };
+    this.exchange = msg.fields.exchange;
+    this.routingKey = msg.fields.routingKey;
+    this.redelivered = msg.fields.redelivered;
+    this.priority = p.priority ?? 0;
+  }
+
+  private get live(): boolean {
+    return !this.noAck && this.record.channel === this.ch;
+  }
+
+  ack(): void {
+    if (this.live) this.batcher.ack(this.tag);
+  }
+
+  reject(requeue: boolean): void {
+    if (this.live) this.batcher.reject(this.tag, requeue);
+  }
+
+  /**
+   * Held for an ETA: the broker cannot give the message back, so it stays here, but its body is copied out of the
+   * socket chunk amqplib sliced it from (else each held message pins a share of 64 KB read buffers); the worker
+   * drops the decoded form meanwhile.
+   */
+  park(): void {
+    this.message.body = Buffer.from(this.message.body);
+  }
+
+  unpark(): Promise<boolean> {
+    return Promise.resolve(true);
   }
 }

@@ -42,9 +42,10 @@ export interface Delivery {
   ack(): void;
   reject(requeue: boolean): void;
   /**
-   * Where the broker keeps its own copy of an unacked message (Redis: kombu's `unacked` hash), a message held for a
-   * later ETA need not stay in memory: `park()` drops `message`, `unpark()` reads it back (false if it is gone).
-   * Absent on AMQP and memory deliveries. Settling works while parked.
+   * A message held for a later ETA need not stay in memory whole. Redis keeps its own copy of an unacked message
+   * (kombu's `unacked` hash): `park()` drops `message` and `unpark()` reads it back (false if it is gone). AMQP
+   * cannot give a delivered message back, so it only compacts it. Absent on memory deliveries. Settling works while
+   * parked.
    */
   park?(): void;
   unpark?(): Promise<boolean>;

@@ -49,8 +49,8 @@ export class Request {
   }
 
   /**
-   * Held for an ETA: where the broker keeps a copy (Delivery.park), drop the message and its decoded form from
-   * memory until `unpark`. Returns false (and keeps everything) where it cannot.
+   * Held for an ETA: drop the decoded form, and let the delivery drop or compact its message (Delivery.park) until
+   * `unpark`. Returns false (and keeps everything) where the delivery cannot park.
    */
   park(): boolean {
     const d = this.delivery;
