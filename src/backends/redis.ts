@@ -133,7 +133,7 @@ export class RedisBackend implements ResultBackend, GroupBackend {
    */
   async prepare(taskId: string): Promise<void> {
     if (this.early.size >= MAX_EARLY || this.listeners.has(taskId)) return;
-    const s = await this.sub();
+    const s = this.subscriber ?? (await this.sub());
     let resolve!: (meta: ResultMeta | null | undefined) => void;
     this.early.set(taskId, new Promise((r) => (resolve = r)));
     this.preparing.push({ taskId, resolve });

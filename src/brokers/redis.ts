@@ -213,6 +213,12 @@ export class RedisBroker implements Broker {
   }
 
   async publish(route: Route, message: WireMessage): Promise<void> {
+    if (route.exchange === '') {
+      // The default exchange routes to the queue named by the routing key: no binding lookup (the common case).
+      const raw = encodeEnvelope(message, { exchange: '', routing_key: route.routingKey }, randomUUID());
+      await this.client.lpush(this.listFor(route.routingKey, message.properties.priority), raw);
+      return;
+    }
     const queues = await this.lookup(route.exchange, route.routingKey);
     if (queues.length === 0) {
       this.logger.warning(`message to exchange ${JSON.stringify(route.exchange)} with routing key ${JSON.stringify(route.routingKey)} matched no queue and was dropped (as kombu does)`);
