@@ -119,6 +119,9 @@ export class RedisBackend implements ResultBackend, GroupBackend {
     this.subscribing ??= (async () => {
       const s = await connectRedis(this.endpoint, 'result backend (subscriber)', this.logger);
       s.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onMessage(channel.toString(), message));
+      // After a reconnect (ioredis re-subscribes by itself), results published while the connection was down are
+      // lost as messages: read them instead.
+      s.on('ready', () => this.afterReconnect());
       this.subscriber = s;
       return s;
     })();
@@ -134,6 +137,15 @@ export class RedisBackend implements ResultBackend, GroupBackend {
   async prepare(taskId: string): Promise<void> {
     if (this.early.size >= MAX_EARLY || this.listeners.has(taskId)) return;
     const s = this.subscriber ?? (await this.sub());
+    if (s.condition?.protocol !== 3) {
+      // RESP2: nothing but (UN)SUBSCRIBE is allowed once subscribed; get() reads from the main connection.
+      this.early.set(taskId, Promise.resolve(undefined));
+      s.subscribe(TASK_KEY_PREFIX + taskId).catch((err: Error) => {
+        this.early.delete(taskId);
+        this.logger.debug(`subscribe for ${taskId} failed: ${err.message}`);
+      });
+      return;
+    }
     let resolve!: (meta: ResultMeta | null | undefined) => void;
     this.early.set(taskId, new Promise((r) => (resolve = r)));
     this.preparing.push({ taskId, resolve });
@@ -168,11 +180,16 @@ export class RedisBackend implements ResultBackend, GroupBackend {
           // RESP2 refuses the MGET on a subscribed connection: undefined makes get() ask the main connection.
           const raw = !getErr && Array.isArray(values) ? (values[i] as unknown) : undefined;
           if (raw === undefined || raw === null) return b.resolve(getErr ? undefined : null);
+          let meta: ResultMeta;
           try {
-            b.resolve(decodeResultMeta(String(raw)));
+            meta = decodeResultMeta(String(raw));
           } catch {
-            b.resolve(undefined); // get() reads it again and reports the error
+            return b.resolve(undefined); // get() reads it again and reports the error
           }
+          b.resolve(meta);
+          // Already ready: no message will follow to end the early subscription, so end it here (a watch() that
+          // holds the promise still gets the meta).
+          if (READY_STATES.has(meta.status)) this.endEarly(b.taskId);
         });
       }, (err: Error) => failed(err.message));
   }
@@ -192,8 +209,29 @@ export class RedisBackend implements ResultBackend, GroupBackend {
     if (set) for (const fn of set) fn(meta);
     // Nobody watching yet: remember the latest state for the watch() to come (it does not GET again).
     else if (!READY_STATES.has(meta.status)) this.early.set(id, Promise.resolve(meta));
-    if (READY_STATES.has(meta.status) && this.early.delete(id) && !this.listeners.has(id)) {
-      this.subscriber?.unsubscribe(channel).catch(() => undefined);
+    if (READY_STATES.has(meta.status)) this.endEarly(id);
+  }
+
+  /** The task is ready: forget its early subscription, and unsubscribe unless a watch() still listens. */
+  private endEarly(taskId: string): void {
+    if (this.early.delete(taskId) && !this.listeners.has(taskId)) {
+      this.subscriber?.unsubscribe(TASK_KEY_PREFIX + taskId).catch(() => undefined);
+    }
+  }
+
+  /**
+   * The subscriber connection is back (ready fires once at first too, with nothing pending then): what the early
+   * GETs saw is stale, so later watch() calls must GET again, and the tasks being watched now are read at once.
+   */
+  private afterReconnect(): void {
+    for (const id of this.early.keys()) this.early.set(id, Promise.resolve(undefined));
+    for (const [id, set] of this.listeners) {
+      this.get(id).then(
+        (meta) => {
+          if (meta) for (const fn of [...set]) fn(meta);
+        },
+        (err: Error) => this.logger.debug(`reading ${id} after the subscriber reconnected failed: ${err.message}`),
+      );
     }
   }
 
@@ -252,7 +290,12 @@ export class RedisBackend implements ResultBackend, GroupBackend {
   async close(): Promise<void> {
     this.listeners.clear();
     this.early.clear();
-    if (this.subscriber) this.subscriber.disconnect();
+    this.preparing = [];
+    const subscriber = this.subscriber;
+    // A connect() after close() starts a fresh subscriber rather than reuse the disconnected one.
+    this.subscriber = undefined;
+    this.subscribing = undefined;
+    if (subscriber) subscriber.disconnect();
     if (this.client) await this.client.quit().catch(() => this.client.disconnect());
   }
 }
