@@ -453,16 +453,16 @@ class AmqpDelivery implements Delivery {
     this.priority = p.priority ?? 0;
   }
 
-  private get live(): boolean {
-    return !this.noAck && this.record.channel === this.ch;
+  isLive(): boolean {
+    return this.noAck || this.record.channel === this.ch;
   }
 
   ack(): void {
-    if (this.live) this.batcher.ack(this.tag);
+    if (!this.noAck && this.isLive()) this.batcher.ack(this.tag);
   }
 
   reject(requeue: boolean): void {
-    if (this.live) this.batcher.reject(this.tag, requeue);
+    if (!this.noAck && this.isLive()) this.batcher.reject(this.tag, requeue);
   }
 
   /**

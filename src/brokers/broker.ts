@@ -49,6 +49,11 @@ export interface Delivery {
    */
   park?(): void;
   unpark?(): Promise<boolean>;
+  /**
+   * False once the delivery can no longer be settled because its AMQP channel closed: the broker has put the
+   * message back and delivers it again, so this copy must not run. Absent where deliveries outlive connections.
+   */
+  isLive?(): boolean;
 }
 
 export interface ConsumeOptions {

@@ -261,6 +261,13 @@ export class Worker {
   private pump(): void {
     while (this.active.size < this.concurrency && this.finishing < this.maxFinishing && this.ready.length > 0) {
       const request = this.ready.shift() as Request;
+      if (request.delivery.isLive?.() === false) {
+        // Its AMQP channel closed before it started: the broker delivers the message again, so running this copy
+        // would run the task twice (Celery clears its reserved requests on connection loss for the same reason).
+        this.logger.info(`Task ${request.label} not started: its channel closed and the broker delivers it again`);
+        request.reject(true); // settles it here; nothing is sent on the dead channel
+        continue;
+      }
       if (this.discardIfRevoked(request)) continue;
       void this.execute(request);
     }

@@ -3,11 +3,12 @@
 // settling a delivery of the dead channel never closes the new one.
 
 import type * as amqp from 'amqplib';
+import { Celery, Worker } from '../../src';
 import { AmqpBroker } from '../../src/brokers/amqp';
 import { taskQueue, type Delivery } from '../../src/brokers/broker';
 import { createLogger } from '../../src/log';
 import type { WireMessage } from '../../protocol';
-import { AMQP_URL, describeWith, uniqueName } from '../helpers/env';
+import { AMQP_URL, describeWith, REDIS_URL, uniqueName } from '../helpers/env';
 
 function message(n: number): WireMessage {
   return { body: Buffer.from(JSON.stringify(n)), contentType: 'application/json', contentEncoding: 'utf-8', headers: {}, properties: {} };
@@ -55,6 +56,7 @@ describeWith(['amqp'], 'AMQP consumer channel closed by the broker', () => {
       expect(second).not.toBe(first);
       // The two unacked messages come back on the new channel, marked redelivered (tags 1 and 2 again).
       await until(() => deliveries.length === 5, 'the redeliveries');
+      expect(deliveries.map((d) => d.isLive?.())).toEqual([false, false, false, true, true]);
       expect(deliveries.slice(3).map((d) => [JSON.parse(d.message.body.toString()), d.redelivered])).toEqual([[1, true], [2, true]]);
       // Settling the dead channel's deliveries must send nothing (their tags 2 and 3 mean other things now).
       deliveries[1].ack();
@@ -76,6 +78,42 @@ describeWith(['amqp'], 'AMQP consumer channel closed by the broker', () => {
       const ch = await admin.model?.createChannel();
       await ch?.deleteQueue(queue);
       await admin.close();
+    }
+  }, 60000);
+
+  test('a worker does not run the reserved requests of a channel the broker closed: each task runs once', async () => {
+    const queue = uniqueName('amqp-channel-worker');
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'info', write: (l) => lines.push(l) });
+    const app = new Celery({ broker: AMQP_URL, backend: REDIS_URL, logger });
+    const runs = new Map<number, number>();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    app.task('t.block', () => gate.then(() => 'released'));
+    app.task('t.count', { params: ['n'] }, (n: number) => {
+      runs.set(n, (runs.get(n) ?? 0) + 1);
+      return n;
+    });
+    const worker = new Worker(app, { queues: [queue], concurrency: 1, logger });
+    try {
+      await worker.start();
+      const blocked = await app.sendTask('t.block', [], {}, { queue });
+      await until(() => lines.some((l) => l.includes(`t.block[${blocked.id}] received`)), 'the blocking task to start');
+      const counted = await Promise.all([1, 2, 3].map((n) => app.sendTask<number>('t.count', [n], {}, { queue })));
+      await until(() => counted.every((r) => lines.some((l) => l.includes(`t.count[${r.id}] received`))), 'the reserved tasks');
+      consumerChannel(app.broker as AmqpBroker)?.ack({ fields: { deliveryTag: 999999 } } as unknown as amqp.Message);
+      await until(() => lines.some((l) => /consuming again from/.test(l)), 'the channel to reopen');
+      await until(() => counted.every((r) => lines.filter((l) => l.includes(`t.count[${r.id}] received`)).length === 2), 'the redeliveries');
+      release();
+      expect(await Promise.all(counted.map((r) => r.get({ timeout: 20 })))).toEqual([1, 2, 3]);
+      expect(await blocked.get({ timeout: 20 })).toBe('released');
+      expect([...runs.entries()].sort()).toEqual([[1, 1], [2, 1], [3, 1]]);
+      expect(lines.filter((l) => /not started: its channel closed/.test(l))).toHaveLength(3);
+    } finally {
+      release();
+      await worker.stop();
+      await app.broker.purge(queue).catch(() => 0);
+      await app.close();
     }
   }, 60000);
 });
