@@ -130,6 +130,18 @@ export class AmqpBroker implements Broker {
     await this.openPublishChannel(connection);
   }
 
+  /** Reopen the publish channel with backoff while the connection lives: publishes wait for it meanwhile. */
+  private reopenPublishChannel(connection: amqp.ChannelModel, attempt: number): void {
+    this.openPublishChannel(connection).then(
+      () => this.release(),
+      (err: Error) => {
+        if (this.connection !== connection || this.closing) return; // the reconnect opens a new one
+        this.logger.warning(`reopening the publish channel failed (${err.message}); trying again`);
+        setTimeout(() => this.reopenPublishChannel(connection, attempt + 1), Math.min(100 * 2 ** attempt, 10000)).unref();
+      },
+    );
+  }
+
   private async openPublishChannel(connection: amqp.ChannelModel): Promise<void> {
     const ch = this.options.confirmPublish ? await connection.createConfirmChannel() : await connection.createChannel();
     ch.on('error', (err: Error) => this.logger.warning(`publish channel error: ${err.message}`));
@@ -139,9 +151,7 @@ export class AmqpBroker implements Broker {
       setImmediate(() => {
         if (this.publishChannel !== ch || this.connection !== connection || this.closing) return;
         this.publishChannel = undefined;
-        this.openPublishChannel(connection)
-          .then(() => this.release())
-          .catch((err: Error) => this.logger.warning(`reopening the publish channel failed: ${err.message}`));
+        this.reopenPublishChannel(connection, 1);
       });
     });
     ch.setMaxListeners(0);

@@ -64,7 +64,8 @@ export async function connectRedis(endpoint: string | RedisEndpoint, what: strin
       if (!sentinel && urls.size > 1 && client) {
         // Celery moves on to the next URL of a failover list after a drop.
         const from = urls.current;
-        Object.assign(client.options, redisUrlOptions(urls.advance(), spec.ssl, sslSetting));
+        // Credentials the next URL does not set are cleared, so the old server's are not sent to it.
+        Object.assign(client.options, { username: undefined, password: undefined }, redisUrlOptions(urls.advance(), spec.ssl, sslSetting));
         if (times === 1) logger.warning(`${what}: connection to ${maskUrl(from)} lost; reconnecting to ${maskUrl(urls.current)}`);
       } else if (times === 1) logger.warning(`${what}: connection to ${sentinel ? urls.display : maskUrl(urls.current)} lost; reconnecting`);
       return Math.min(100 * 2 ** Math.min(times, 6), 5000);
