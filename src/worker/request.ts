@@ -21,6 +21,9 @@ export class Request {
   /** Kept while parked, for `inspect scheduled`. */
   private parkedArgsrepr: string | null = null;
   private parkedKwargsrepr: string | null = null;
+  /** The eta and expires strings as the sender wrote them (offsets, microseconds), for `inspect scheduled`. */
+  private parkedEta: string | null = null;
+  private parkedExpires: string | null = null;
 
   constructor(
     data: TaskRequestData,
@@ -58,6 +61,8 @@ export class Request {
     const own = (text: string | null): string | null => (text === null ? null : ownString(text));
     this.parkedArgsrepr = own(this.decoded.argsrepr);
     this.parkedKwargsrepr = own(this.decoded.kwargsrepr);
+    this.parkedEta = own(this.decoded.eta);
+    this.parkedExpires = own(this.decoded.expires);
     this.decoded = null;
     d.park();
     return true;
@@ -74,11 +79,11 @@ export class Request {
     if (data === null) return false;
     this.decoded = data;
     this.parkedArgsrepr = this.parkedKwargsrepr = null;
+    this.parkedEta = this.parkedExpires = null;
     return true;
   }
 
   private summary(): TaskRequestData {
-    const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
     return {
       protocol: 2,
       id: this.id,
@@ -87,8 +92,8 @@ export class Request {
       kwargs: {},
       embed: { callbacks: null, errbacks: null, chain: null, chord: null },
       shadow: this.shadow,
-      eta: iso(this.etaMs),
-      expires: iso(this.expiresMs),
+      eta: this.parkedEta,
+      expires: this.parkedExpires,
       group: null,
       groupIndex: null,
       retries: 0,

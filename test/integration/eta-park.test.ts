@@ -61,6 +61,9 @@ describeWith(['redis'], 'ETA holds park their message on Redis', () => {
       // While parked, what inspect shows comes from the reprs; the body is only in Redis.
       expect(held[0].data.args).toEqual([]);
       expect(held[0].data.argsrepr).toMatch(/'text'/);
+      // The eta as the sender wrote it, for inspect scheduled.
+      const sentEta = JSON.parse((await redis.hvals('unacked'))[0])[0].headers.eta as string;
+      expect(held.map((r) => r.data.eta)).toContain(sentEta);
       expect(await redis.hlen('unacked')).toBe(3);
 
       // One of them disappears from "unacked" (an operator's purge): it is dropped with a warning, the others run.
