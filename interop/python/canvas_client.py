@@ -52,6 +52,15 @@ def describe(exc):
     return {'exc_class': type(exc).__name__, 'exc_module': type(exc).__module__, 'exc_str': str(exc)}
 
 
+def failure_of(read, what='should have failed'):
+    """describe() of the error `read()` raises; an AssertionError if it returns instead."""
+    try:
+        read()
+    except Exception as exc:
+        return describe(exc)
+    raise AssertionError(what)
+
+
 def case_chain(a, b, t):
     r = chain(add.s(1, 2).set(queue=a), add.s(3).set(queue=b), mul.s(10).set(queue=a)).apply_async()
     value = wait(r.id, t)
@@ -87,26 +96,14 @@ def case_chord_failing_header(a, b, t):
     body.link_error(log_failed.s().set(task_id=log_id, queue=b))
     r = chord([add.s(1, 1).set(queue=a), fail.s('bad value').set(queue=b)], body).apply_async()
     failing_id = r.parent.results[1].id
-    try:
-        # The body's own stored result is the ChordError (a result without parents waits for the body itself) ...
-        wait(r.id, t)
-        raise AssertionError('the chord body should have failed')
-    except AssertionError:
-        raise
-    except Exception as exc:
-        info = describe(exc)
-        info['exc_str'] = info['exc_str'].replace(failing_id, '<id>')
+    # The body's own stored result is the ChordError (a result without parents waits for the body itself) ...
+    info = failure_of(lambda: wait(r.id, t), 'the chord body should have failed')
+    info['exc_str'] = info['exc_str'].replace(failing_id, '<id>')
     # Errbacks run in order and the new-style one inline, so once the old-style one is done both have run.
     old_style = wait(log_id, t)
-    try:
-        # ... while r.get() re-raises the failed header task's error through r.parent. (Last: Celery 5.2's client
-        # may lose later results after raising a parent's error from inside its wait.)
-        r.get(timeout=t)
-        raise AssertionError('the chord body should have failed')
-    except AssertionError:
-        raise
-    except Exception as exc:
-        via_parent = describe(exc)
+    # ... while r.get() re-raises the failed header task's error through r.parent. (Last: Celery 5.2's client
+    # may lose later results after raising a parent's error from inside its wait.)
+    via_parent = failure_of(lambda: r.get(timeout=t), 'the chord body should have failed')
     extra = {'state': r.state, 'via_parent': via_parent, 'new_style_errback_ran': recorded_error(r.id),
              'old_style_errback_got_body_id': old_style == r.id, 'header_states': [x.state for x in r.parent.results]}
     return info, extra
@@ -122,13 +119,7 @@ def case_link_error_new(a, b, t):
     # log_failed is a sentinel: errbacks run in order (the new-style one inline), so when it has run, on_error has.
     log_id = str(uuid.uuid4())
     r = fail.apply_async(('boom',), link_error=[on_error.s(), log_failed.s().set(task_id=log_id, queue=b)], queue=a)
-    try:
-        r.get(timeout=t)
-        raise AssertionError('should have failed')
-    except AssertionError:
-        raise
-    except Exception as exc:
-        info = describe(exc)
+    info = failure_of(lambda: r.get(timeout=t))
     wait(log_id, t)
     return info, {'errback_ran': recorded_error(r.id)}
 
@@ -136,13 +127,7 @@ def case_link_error_new(a, b, t):
 def case_link_error_old(a, b, t):
     log_id = str(uuid.uuid4())
     r = fail.apply_async(('boom',), link_error=log_failed.s().set(task_id=log_id, queue=b), queue=a)
-    try:
-        r.get(timeout=t)
-        raise AssertionError('should have failed')
-    except AssertionError:
-        raise
-    except Exception as exc:
-        info = describe(exc)
+    info = failure_of(lambda: r.get(timeout=t))
     return info, {'errback_got_failed_id': wait(log_id, t) == r.id}
 
 
@@ -215,14 +200,8 @@ def case_chord_of_chains(a, b, t):
 def case_chain_failure(a, b, t):
     # A failing middle step fails the steps after it too (Celery marks the rest of the chain FAILURE).
     r = chain(add.s(1, 1).set(queue=a), fail.si('mid').set(queue=b), add.s(1).set(queue=a)).apply_async()
-    try:
-        # The last step's own stored state (its parents would raise first).
-        wait(r.id, t)
-        raise AssertionError('should have failed')
-    except AssertionError:
-        raise
-    except Exception as exc:
-        info = describe(exc)
+    # The last step's own stored state (its parents would raise first).
+    info = failure_of(lambda: wait(r.id, t))
     return info, {'first': r.parent.parent.get(timeout=t), 'last_state': app.AsyncResult(r.id).state}
 
 
