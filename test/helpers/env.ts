@@ -46,6 +46,18 @@ function pythonHasCelery(): boolean {
   return pythonOk;
 }
 
+/**
+ * Wait for a state an in-process component reaches asynchronously where no event announces it (checked every few
+ * ms, bounded). Prefer awaiting an event (Proc.waitFor, AsyncResult.get) where one exists.
+ */
+export async function until(check: () => boolean, what = 'a condition', timeoutMs = 15000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 export type Need = 'redis' | 'amqp' | 'python';
 
 /** What is missing among the needs, as readable reasons. */

@@ -8,7 +8,7 @@ import { AmqpBroker } from '../../src/brokers/amqp';
 import { taskQueue, type Delivery } from '../../src/brokers/broker';
 import { createLogger } from '../../src/log';
 import type { WireMessage } from '../../protocol';
-import { AMQP_URL, describeWith, REDIS_URL, uniqueName } from '../helpers/env';
+import { AMQP_URL, describeWith, REDIS_URL, uniqueName, until } from '../helpers/env';
 
 function message(n: number): WireMessage {
   return { body: Buffer.from(JSON.stringify(n)), contentType: 'application/json', contentEncoding: 'utf-8', headers: {}, properties: {} };
@@ -18,14 +18,6 @@ function message(n: number): WireMessage {
 function consumerChannel(broker: AmqpBroker): amqp.Channel | undefined {
   const records = (broker as unknown as { consumers: Set<{ channel?: amqp.Channel }> }).consumers;
   return [...records][0]?.channel;
-}
-
-async function until(check: () => boolean, what: string, timeoutMs = 15000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describeWith(['amqp'], 'AMQP consumer channel closed by the broker', () => {

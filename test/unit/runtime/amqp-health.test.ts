@@ -87,20 +87,13 @@ jest.mock('amqplib', () => ({
 
 // Imported after the mock so the transport gets the fake.
 import { AmqpBroker } from '../../../src/brokers/amqp';
+import { until } from '../../helpers/env';
 
 const message: WireMessage = { body: Buffer.from('{}'), contentType: 'application/json', contentEncoding: 'utf-8', headers: {}, properties: {} };
 const route = { exchange: '', routingKey: 'q' };
 
 function tick(): Promise<void> {
   return new Promise((r) => setImmediate(r));
-}
-
-async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 beforeEach(() => {

@@ -5,19 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Celery, Ignore, MemoryBroker, Reject, TaskError, ValueError, Worker } from '../../../src';
+import { until } from '../../helpers/env';
 
 function memoryApp(config: Record<string, unknown> = {}): { app: Celery; url: string } {
   const url = `memory://${randomUUID()}`;
   return { app: new Celery({ broker: url, backend: url, config }), url };
-}
-
-/** Wait for a condition the worker reaches asynchronously (checked every few ms, bounded). */
-async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await sleep(2);
-  }
 }
 
 async function withWorker<T>(app: Celery, fn: (w: Worker) => Promise<T>, concurrency = 4): Promise<T> {
